@@ -1,0 +1,58 @@
+"""The client's error hierarchy; each class carries the exit code the CLI returns for it.
+
+    BackupError                 exit 1   anything the user can act on
+    ├── UsageError              exit 2   bad arguments or configuration
+    ├── WrongPassphraseError    exit 3   the passphrase does not unwrap the vault key
+    ├── ServiceUnreachableError exit 4   the API or storage cannot be reached
+    ├── ServiceError            exit 5   the API answered with an error
+    │   └── NotFoundError       exit 6   unknown recovery point, vault, instance
+    ├── IntegrityError          exit 7   data failed authentication; names the damaged paths
+    └── PartialBackupError      exit 8   the backup completed but skipped unreadable files
+"""
+
+from __future__ import annotations
+
+
+class BackupError(Exception):
+    """An error the user can act on; str(error) is one sentence."""
+
+    exit_code = 1
+
+
+class UsageError(BackupError):
+    exit_code = 2
+
+
+class WrongPassphraseError(BackupError):
+    exit_code = 3
+
+    def __init__(self, message: str = "wrong passphrase") -> None:
+        super().__init__(message)
+
+
+class ServiceUnreachableError(BackupError):
+    exit_code = 4
+
+
+class ServiceError(BackupError):
+    exit_code = 5
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class NotFoundError(ServiceError):
+    exit_code = 6
+
+
+class IntegrityError(BackupError):
+    exit_code = 7
+
+    def __init__(self, message: str, damaged_paths: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.damaged_paths = damaged_paths or []
+
+
+class PartialBackupError(BackupError):
+    exit_code = 8

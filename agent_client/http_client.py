@@ -1,0 +1,71 @@
+"""JSON-over-HTTP client for the service API, translating transport failures into BackupError."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import urllib3
+
+from agent_client.errors import NotFoundError, ServiceError, ServiceUnreachableError
+
+
+class JsonHttpClient:
+    """Calls `<base_url>/<path>` with a bearer token; returns decoded JSON or raises."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float = 60.0, retries: int = 3) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._token = token
+        self._pool = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5.0, read=timeout),
+            retries=urllib3.Retry(
+                total=retries, connect=retries, read=0, status=retries, backoff_factor=0.5,
+                status_forcelist=(429, 502, 503, 504), allowed_methods=None,
+                raise_on_status=False,
+            ),
+        )
+
+    def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
+        url = f"{self._base_url}/{path.lstrip('/')}"
+        headers = {"Accept": "application/json"}
+        if self._token:
+            headers["Authorization"] = f"Bearer {self._token}"
+        encoded = None
+        if body is not None:
+            encoded = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        fields = {k: str(v) for k, v in (params or {}).items() if v is not None}
+        try:
+            if fields:
+                url = url + "?" + urllib3.request.urlencode(fields)
+            response = self._pool.request(method, url, body=encoded, headers=headers)
+        except urllib3.exceptions.HTTPError as exc:
+            raise ServiceUnreachableError(f"cannot reach the backup service at {self._base_url}") from exc
+        payload: Any = None
+        if response.data:
+            try:
+                payload = json.loads(response.data)
+            except ValueError:
+                payload = None
+        if response.status >= 400:
+            reason = payload.get("error") if isinstance(payload, dict) else None
+            reason = reason or f"the service answered HTTP {response.status}"
+            if response.status == 404:
+                raise NotFoundError(reason, response.status)
+            raise ServiceError(reason, response.status)
+        return payload
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.request("GET", path, params=params)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.request("POST", path, body=body if body is not None else {})
+
+    def put(self, path: str, body: Any) -> Any:
+        return self.request("PUT", path, body=body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.request("PATCH", path, body=body)
+
+    def delete(self, path: str) -> Any:
+        return self.request("DELETE", path)
