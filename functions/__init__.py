@@ -1,0 +1,1 @@
+"""Triggers: each module is one blueprint whose functions parse, call one service function, return."""

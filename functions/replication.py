@@ -1,0 +1,16 @@
+"""Queue trigger: copies (or deletes) a vault's blobs in the paired region."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from shared.domain.messages import ReplicationMessage, decode
+from shared.runtime import get_runtime
+from shared.services.replication import replicate
+
+bp = func.Blueprint()
+
+
+@bp.queue_trigger(arg_name="msg", queue_name="%REPLICATION_QUEUE%", connection="PRIMARY_STORAGE")
+def replication(msg: func.QueueMessage) -> None:
+    replicate(get_runtime(), decode(ReplicationMessage, msg.get_body()))

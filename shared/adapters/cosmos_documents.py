@@ -1,0 +1,148 @@
+"""Cosmos DB container access: point reads, conditional writes and partition-scoped queries."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+from azure.cosmos import CosmosClient, exceptions
+
+from shared.adapters.identity import managed_identity_credential
+from shared.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
+from shared.settings import CosmosConnection
+
+log = logging.getLogger(__name__)
+
+CONTAINERS = ("vaults", "instances", "recovery_points", "packs", "sessions", "usage")
+
+
+def _translate(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, exceptions.CosmosResourceNotFoundError):
+        return NotFound(f"{what} not found")
+    if isinstance(exc, exceptions.CosmosAccessConditionFailedError):
+        return PreconditionFailed(f"{what} changed concurrently")
+    if isinstance(exc, exceptions.CosmosResourceExistsError):
+        return Conflict(f"{what} already exists")
+    if isinstance(exc, exceptions.CosmosHttpResponseError) and exc.status_code in (429, 503):
+        return StorageUnavailable("the catalog database is busy or unavailable")
+    if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
+        return StorageUnavailable("the catalog database cannot be reached")
+    return exc
+
+
+class CosmosDocuments:
+    """One Cosmos container; every call names the vault partition it works in."""
+
+    def __init__(self, container: Any, name: str) -> None:
+        self._container = container
+        self.name = name
+
+    def create(self, document: dict) -> dict:
+        try:
+            return self._container.create_item(document)
+        except Exception as exc:  # noqa: BLE001 - translated at the boundary
+            raise _translate(exc, f"{self.name} document {document.get('id')}") from exc
+
+    def upsert(self, document: dict) -> dict:
+        try:
+            return self._container.upsert_item(document)
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"{self.name} document {document.get('id')}") from exc
+
+    def get(self, vault_id: str, doc_id: str) -> dict:
+        """Point read; raises NotFound."""
+        try:
+            return self._container.read_item(doc_id, partition_key=vault_id)
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"{self.name} document {doc_id}") from exc
+
+    def find(self, vault_id: str, doc_id: str) -> dict | None:
+        try:
+            return self.get(vault_id, doc_id)
+        except NotFound:
+            return None
+
+    def replace(self, document: dict, etag: str) -> dict:
+        """Replaces the document only if it still has `etag`; raises PreconditionFailed."""
+        body = {k: v for k, v in document.items() if not k.startswith("_")}
+        try:
+            return self._container.replace_item(
+                document["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"{self.name} document {document['id']}") from exc
+
+    def delete(self, vault_id: str, doc_id: str, etag: str | None = None) -> None:
+        """Deletes the document; succeeds if it is already gone (unless etag is given and differs)."""
+        kwargs: dict[str, Any] = {}
+        if etag:
+            kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            self._container.delete_item(doc_id, partition_key=vault_id, **kwargs)
+        except exceptions.CosmosResourceNotFoundError:
+            return
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"{self.name} document {doc_id}") from exc
+
+    def query_page(
+        self, vault_id: str, where: str, parameters: dict[str, Any], *, order_by: str | None = None,
+        limit: int = 100, continuation: str | None = None, select: str = "*",
+    ) -> tuple[list[dict], str | None]:
+        """One page of `SELECT <select> FROM c WHERE c.vault_id = @vault_id AND (<where>)`."""
+        sql, params = self._sql(vault_id, where, parameters, order_by, select)
+        try:
+            pages = self._container.query_items(
+                sql, parameters=params, partition_key=vault_id, max_item_count=limit
+            ).by_page(continuation)
+            page = next(pages, None)
+            items = list(page) if page is not None else []
+            return items, pages.continuation_token
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"{self.name} query") from exc
+
+    def query(
+        self, vault_id: str, where: str = "true", parameters: dict[str, Any] | None = None, *,
+        order_by: str | None = None, select: str = "*",
+    ) -> Iterator[Any]:
+        """Every matching item of the vault partition, lazily."""
+        sql, params = self._sql(vault_id, where, parameters or {}, order_by, select)
+        try:
+            yield from self._container.query_items(sql, parameters=params, partition_key=vault_id)
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"{self.name} query") from exc
+
+    @staticmethod
+    def _sql(vault_id, where, parameters, order_by, select):
+        sql = f"SELECT {select} FROM c WHERE c.vault_id = @vault_id AND ({where})"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        params = [{"name": "@vault_id", "value": vault_id}]
+        params += [{"name": f"@{k}", "value": v} for k, v in parameters.items()]
+        return sql, params
+
+
+class CosmosCatalog:
+    """The catalog database: one CosmosDocuments per container of docs/design.md."""
+
+    def __init__(self, connection: CosmosConnection, database: str) -> None:
+        if connection.key:
+            credential: Any = connection.key
+        else:
+            credential = managed_identity_credential(connection.managed_identity_client_id)
+        # The local emulator uses a self-signed certificate; skip verification only on loopback.
+        client = CosmosClient(
+            connection.endpoint, credential=credential, connection_verify=not connection.is_loopback
+        )
+        db = client.get_database_client(database)
+        for name in CONTAINERS:
+            setattr(self, name, CosmosDocuments(db.get_container_client(name), name))
+
+    vaults: CosmosDocuments
+    instances: CosmosDocuments
+    recovery_points: CosmosDocuments
+    packs: CosmosDocuments
+    sessions: CosmosDocuments
+    usage: CosmosDocuments

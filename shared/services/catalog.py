@@ -1,0 +1,126 @@
+"""Turns a commit message into a recovery point: validate, reference packs, commit, fan out."""
+
+from __future__ import annotations
+
+import logging
+
+from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
+from shared.errors import CommitRejected, Conflict, PreconditionFailed
+from shared.services import pack_refs
+from shared.services.commit_checks import check_blobs, load_manifest
+from shared.services.vaults import container_name
+
+log = logging.getLogger(__name__)
+
+FINAL_STATES = ("committed", "deleted", "purged")
+
+
+def catalog_commit(rt, message: CommitMessage) -> str:
+    """Catalogs one commit idempotently; returns the recovery point's state or raises CommitRejected."""
+    vault = rt.catalog.vaults.find(message.vault_id, message.vault_id)
+    if vault is None or vault.get("type") != "vault":
+        raise CommitRejected(f"vault {message.vault_id} does not exist")
+    rp = rt.catalog.recovery_points.find(vault["id"], message.recovery_point_id)
+    if rp is not None and rp["state"] in FINAL_STATES:
+        if rp["state"] == "committed":
+            _fan_out(rt, vault, rp)
+        return rp["state"]
+    try:
+        manifest = _validate_identity(rt, vault, message)
+        rp = _pending(rt, vault, message, manifest, rp)
+        packs = [p.name.removeprefix("packs/") for p in manifest.packs]
+        pack_refs.add_refs(rt, vault["id"], rp["id"], packs)
+        new_packs = 0
+        for declared in manifest.packs:
+            new_packs += pack_refs.touch_pack(rt, vault["id"], declared.name.removeprefix("packs/"), declared.size)
+        # Existence is checked after the touch: a pack the collector deletes after this point
+        # would have had to pass the touch's ETag first.
+        check_blobs(rt, container_name(vault["id"]), manifest)
+    except pack_refs.PackDeleting as exc:
+        _reject(rt, vault, message, rp, f"pack {exc} was garbage-collected during the backup; run it again")
+    except CommitRejected as exc:
+        _reject(rt, vault, message, rp, str(exc))
+    rp.update(
+        state="committed", created=rt.clock().isoformat(), rejected_reason=None,
+        transactions=new_packs + 2,
+    )
+    rp = rt.catalog.recovery_points.replace(rp, rp["_etag"])
+    _note_last_backup(rt, vault["id"], rp)
+    _fan_out(rt, vault, rp)
+    return "committed"
+
+
+def _validate_identity(rt, vault: dict, message: CommitMessage):
+    instance = rt.catalog.instances.find(vault["id"], message.instance_id)
+    if instance is None or instance.get("type") != "instance":
+        raise CommitRejected(f"instance {message.instance_id} does not belong to the vault")
+    session = rt.catalog.sessions.find(vault["id"], message.recovery_point_id)
+    if session is None or session.get("kind") != "backup" or session.get("instance_id") != message.instance_id:
+        raise CommitRejected("the commit does not belong to a backup session of this instance")
+    manifest = load_manifest(rt, container_name(vault["id"]), message.commit_blob)
+    if manifest.recovery_point_id != message.recovery_point_id or manifest.instance_id != message.instance_id:
+        raise CommitRejected("the commit manifest names another recovery point or instance")
+    return manifest
+
+
+def _pending(rt, vault: dict, message: CommitMessage, manifest, rp: dict | None) -> dict:
+    body = {
+        "id": message.recovery_point_id, "vault_id": vault["id"], "type": "recovery_point",
+        "instance_id": message.instance_id, "state": "pending", "received_at": rt.clock().isoformat(),
+        "created": None, "client_time": manifest.client_time.isoformat(),
+        "summary": manifest.summary.model_dump(), "key_id": manifest.key_id,
+        "snapshot": {"name": manifest.snapshot.name, "size": manifest.snapshot.size},
+        "commit_blob": message.commit_blob, "pack_count": len(manifest.packs),
+        "stored_bytes": sum(p.size for p in manifest.packs) + manifest.snapshot.size,
+    }
+    if rp is None:
+        try:
+            return rt.catalog.recovery_points.create(body)
+        except Conflict:
+            rp = rt.catalog.recovery_points.get(vault["id"], message.recovery_point_id)
+    if rp["state"] in FINAL_STATES:
+        raise CommitRejected(f"recovery point is already {rp['state']}")
+    return rt.catalog.recovery_points.replace({**rp, **body, "received_at": rp["received_at"]}, rp["_etag"])
+
+
+def _reject(rt, vault: dict, message: CommitMessage, rp: dict | None, reason: str) -> None:
+    """Records the rejection, undoes the references, and raises so the message goes to poison."""
+    log.warning("commit %s of vault %s rejected: %s", message.recovery_point_id, vault["id"], reason)
+    pack_refs.remove_refs(rt, vault["id"], message.recovery_point_id)
+    rejected = {
+        "id": message.recovery_point_id, "vault_id": vault["id"], "type": "recovery_point",
+        "instance_id": message.instance_id, "state": "rejected", "rejected_reason": reason,
+        "received_at": rt.clock().isoformat(), "created": None,
+    }
+    for _ in range(5):
+        current = rt.catalog.recovery_points.find(vault["id"], message.recovery_point_id)
+        try:
+            if current is None:
+                rt.catalog.recovery_points.create(rejected)
+            elif current["state"] not in FINAL_STATES:
+                rt.catalog.recovery_points.replace({**current, "state": "rejected", "rejected_reason": reason}, current["_etag"])
+            break
+        except (Conflict, PreconditionFailed):
+            continue
+    raise CommitRejected(reason)
+
+
+def _note_last_backup(rt, vault_id: str, rp: dict) -> None:
+    instance = rt.catalog.instances.find(vault_id, rp["instance_id"])
+    if instance and (instance.get("last_backup") or "") < rp["created"]:
+        try:
+            rt.catalog.instances.replace({**instance, "last_backup": rp["created"]}, instance["_etag"])
+        except PreconditionFailed:
+            pass  # a concurrent commit of the same instance wrote a value just as good
+
+
+def _fan_out(rt, vault: dict, rp: dict) -> None:
+    """Enqueues metering (and replication for GRS); both consumers are idempotent."""
+    event = UsageEvent(
+        event_id=f"backup:{rp['id']}", vault_id=vault["id"], instance_id=rp["instance_id"], kind="backup",
+        occurred_at=rp["created"], bytes=rp["summary"].get("bytes", 0), transactions=rp.get("transactions", 0),
+    )
+    rt.queues.send(rt.settings.metering_queue, encode(event))
+    if vault["redundancy"] == "GRS" and rt.secondary_blobs is not None and not rp.get("replicated_at"):
+        message = ReplicationMessage(vault_id=vault["id"], recovery_point_id=rp["id"], op="copy")
+        rt.queues.send(rt.settings.replication_queue, encode(message))

@@ -1,0 +1,153 @@
+"""Opens backup and restore sessions (short-lived SAS), accepts commits and records the vault key."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.adapters.blob_account import backup_permissions, restore_permissions
+from shared.domain import credentials
+from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
+from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from shared.services.auth import Principal
+from shared.services.recovery_points import find_recovery_point, public_view
+from shared.services.vaults import container_name
+
+RESTORE_SESSION_HOURS = 24
+_KEY_ID = r"^[0-9a-f]{32}$"
+
+
+class CommitRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    commit_blob: str = Field(pattern=r"^commits/[0-9a-f]{32}$")
+
+
+class VaultKeyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    key_id: str = Field(pattern=_KEY_ID)
+    previous_key_id: str | None = Field(default=None, pattern=_KEY_ID)
+
+
+class RestoreRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    recovery_point_id: str = Field(pattern=r"^[0-9a-f]{32}$")
+    from_secondary: bool = False
+
+
+class RestoreComplete(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    bytes: int = Field(ge=0, le=1 << 60)
+
+
+def _open(rt, principal: Principal, kind: str, hours: float, extra: dict) -> dict:
+    now = rt.clock()
+    session = {
+        "id": credentials.new_id(), "vault_id": principal.vault_id, "type": "session", "kind": kind,
+        "instance_id": principal.instance_id, "opened_at": now.isoformat(),
+        "expires_at": (now + timedelta(hours=hours)).isoformat(), **extra,
+    }
+    return rt.catalog.sessions.create(session)
+
+
+def _own_session(rt, principal: Principal, session_id: str, kind: str) -> dict:
+    if not re.match(r"^[0-9a-f]{32}$", session_id):
+        raise NotFound("session not found")
+    session = rt.catalog.sessions.find(principal.vault_id, session_id)
+    if not session or session["kind"] != kind or session["instance_id"] != principal.instance_id:
+        raise NotFound("session not found")
+    return session
+
+
+def condemned_packs(rt, vault_id: str) -> list[str]:
+    return [p["id"] for p in rt.catalog.packs.query(
+        vault_id, "c.type = 'pack' AND c.state != 'live'", select="c.id"
+    )]
+
+
+def open_backup_session(rt, principal: Principal) -> dict:
+    principal.require("instance")
+    vault = rt.catalog.vaults.get(principal.vault_id, principal.vault_id)
+    hours = rt.settings.backup_session_hours
+    session = _open(rt, principal, "backup", hours, {})
+    container = container_name(vault["id"])
+    sas = rt.primary_blobs.container_sas(container, backup_permissions(), timedelta(hours=hours))
+    return {
+        "session_id": session["id"], "recovery_point_id": session["id"],
+        "container_url": rt.primary_blobs.container_url(container), "sas": sas,
+        "expires_at": session["expires_at"], "key_id": vault.get("key_id"),
+        "condemned_packs": condemned_packs(rt, vault["id"]),
+    }
+
+
+def commit_backup_session(rt, principal: Principal, session_id: str, request: CommitRequest) -> dict:
+    principal.require("instance")
+    session = _own_session(rt, principal, session_id, "backup")
+    if request.commit_blob != f"commits/{session_id}":
+        raise BadRequest("commit_blob must be commits/<session_id>")
+    if rt.clock() > datetime.fromisoformat(session["expires_at"]):
+        raise Conflict("the backup session has expired; run the backup again")
+    message = CommitMessage(
+        vault_id=principal.vault_id, instance_id=principal.instance_id, recovery_point_id=session_id,
+        commit_blob=request.commit_blob, enqueued_at=rt.clock(),
+    )
+    rt.queues.send(rt.settings.commit_queue, encode(message))
+    return {"recovery_point_id": session_id, "state": "pending"}
+
+
+def set_vault_key(rt, principal: Principal, request: VaultKeyRequest) -> dict:
+    """Compare-and-set of the vault's current wrapped-key blob; the old blob is then deleted."""
+    principal.require("instance")
+    vault = rt.catalog.vaults.get(principal.vault_id, principal.vault_id)
+    if vault.get("key_id") != request.previous_key_id:
+        raise Conflict("the vault key changed since you read it")
+    container = container_name(vault["id"])
+    if rt.primary_blobs.blob_size(container, f"keys/{request.key_id}") is None:
+        raise BadRequest(f"keys/{request.key_id} has not been uploaded")
+    try:
+        rt.catalog.vaults.replace({**vault, "key_id": request.key_id}, vault["_etag"])
+    except PreconditionFailed as exc:
+        raise Conflict("the vault key changed since you read it") from exc
+    if request.previous_key_id:
+        rt.primary_blobs.delete_blob(container, f"keys/{request.previous_key_id}")
+    if vault["redundancy"] == "GRS":
+        for op, blob in (("copy", request.key_id), ("delete", request.previous_key_id)):
+            if blob:
+                message = ReplicationMessage(vault_id=vault["id"], op=op, blobs=[f"keys/{blob}"])
+                rt.queues.send(rt.settings.replication_queue, encode(message))
+    return {"key_id": request.key_id}
+
+
+def open_restore_session(rt, principal: Principal, request: RestoreRequest) -> dict:
+    principal.require("instance")
+    vault = rt.catalog.vaults.get(principal.vault_id, principal.vault_id)
+    rp = find_recovery_point(rt, vault["id"], request.recovery_point_id)
+    if rp["state"] != "committed":
+        raise Conflict(f"recovery point is {rp['state']}; undelete it before restoring")
+    blobs = rt.primary_blobs
+    if request.from_secondary:
+        if vault["redundancy"] != "GRS" or rt.secondary_blobs is None:
+            raise Conflict("this vault has no paired-region copy")
+        if not rp.get("replicated_at"):
+            raise Conflict("this recovery point has not been replicated to the paired region yet")
+        blobs = rt.secondary_blobs
+    session = _open(rt, principal, "restore", RESTORE_SESSION_HOURS,
+                    {"recovery_point_id": rp["id"], "from_secondary": request.from_secondary})
+    container = container_name(vault["id"])
+    sas = blobs.container_sas(container, restore_permissions(), timedelta(hours=RESTORE_SESSION_HOURS))
+    return {
+        "session_id": session["id"], "container_url": blobs.container_url(container), "sas": sas,
+        "expires_at": session["expires_at"], "key_id": vault.get("key_id"), "recovery_point": public_view(rp),
+    }
+
+
+def complete_restore_session(rt, principal: Principal, session_id: str, request: RestoreComplete) -> dict:
+    principal.require("instance")
+    session = _own_session(rt, principal, session_id, "restore")
+    event = UsageEvent(
+        event_id=f"restore:{session_id}", vault_id=principal.vault_id, instance_id=principal.instance_id,
+        kind="restore", occurred_at=datetime.fromisoformat(session["opened_at"]), bytes=request.bytes,
+    )
+    rt.queues.send(rt.settings.metering_queue, encode(event))
+    return {"session_id": session_id, "bytes": request.bytes}
