@@ -19,7 +19,16 @@ log = logging.getLogger(__name__)
 CONTAINERS = ("vaults", "instances", "recovery_points", "packs", "sessions", "usage")
 
 
+# The local Cosmos API server (@vercel/cosmosdb-server 1.0.1) answers a point read of a missing
+# document with this 500 instead of a 404; nothing else produces it, so it means "not found".
+_EMULATOR_MISSING_DOCUMENT = "Cannot read properties of undefined"
+
+
 def _translate(exc: Exception, what: str) -> Exception:
+    if isinstance(exc, exceptions.CosmosHttpResponseError) and exc.status_code == 500 and (
+        _EMULATOR_MISSING_DOCUMENT in str(exc)
+    ):
+        return NotFound(f"{what} not found")
     if isinstance(exc, exceptions.CosmosResourceNotFoundError):
         return NotFound(f"{what} not found")
     if isinstance(exc, exceptions.CosmosAccessConditionFailedError):
