@@ -33,13 +33,22 @@ def check_blobs(rt, container: str, manifest: CommitManifest) -> None:
         size = rt.primary_blobs.blob_size(container, pack.name)
         if size != pack.size:
             raise CommitRejected(f"{pack.name} is missing or not {pack.size} bytes")
-        try:
-            entries = pack_index.read_index(
-                lambda offset, length, name=pack.name: rt.primary_blobs.read(container, name, offset, length), size
-            )
-        except NotFound as exc:
-            raise CommitRejected(f"{pack.name} disappeared during validation") from exc
-        except pack_index.PackIndexError as exc:
-            raise CommitRejected(f"{pack.name} has an unreadable index: {exc}") from exc
+        entries = read_pack_entries(rt, container, pack.name, size)
         if len(entries) != pack.chunks:
             raise CommitRejected(f"{pack.name} holds {len(entries)} chunks, the commit declares {pack.chunks}")
+
+
+def read_pack_entries(rt, container: str, name: str, size: int) -> list[pack_index.PackEntry]:
+    """The pack's index, read without keys: the footer, then exactly the trailer it announces."""
+    try:
+        if size < pack_index.FOOTER_SIZE:
+            raise pack_index.PackFormatError("the pack is shorter than its footer")
+        footer = pack_index.parse_footer(rt.primary_blobs.read(container, name, size - pack_index.FOOTER_SIZE))
+        if footer.trailer_length > size:
+            raise pack_index.PackFormatError("the pack index is longer than the pack")
+        tail = rt.primary_blobs.read(container, name, size - footer.trailer_length, footer.trailer_length)
+        return pack_index.parse_trailer(tail, size)
+    except NotFound as exc:
+        raise CommitRejected(f"{name} disappeared during validation") from exc
+    except pack_index.PackFormatError as exc:
+        raise CommitRejected(f"{name} has an unreadable index: {exc}") from exc
