@@ -1,0 +1,108 @@
+"""The catalog turns commits into recovery points idempotently and rejects bad ones without a trace."""
+
+import random
+
+import pytest
+
+from shared.errors import CommitRejected
+from shared.services import pack_refs
+from shared.services.catalog import catalog_commit
+
+
+def _rp(vault, rp_id):
+    return vault.rt.catalog.recovery_points.get(vault.vault_id, rp_id)
+
+
+def _catalog_state(vault):
+    """Everything the catalog wrote for the vault, without volatile system fields."""
+    strip = lambda d: {k: v for k, v in d.items() if not k.startswith("_")}  # noqa: E731
+    rps = sorted((strip(d) for d in vault.rt.catalog.recovery_points.query(vault.vault_id)), key=lambda d: d["id"])
+    packs = sorted((strip(d) for d in vault.rt.catalog.packs.query(vault.vault_id)), key=lambda d: d["id"])
+    return rps, packs
+
+
+def test_commit_becomes_a_recovery_point_with_pack_references(vault):
+    packs = [vault.upload_pack(), vault.upload_pack(chunks=5)]
+    message = vault.backup(packs)
+    assert catalog_commit(vault.rt, message) == "committed"
+    rp = _rp(vault, message.recovery_point_id)
+    assert rp["state"] == "committed" and rp["created"] is not None
+    for pack in packs:
+        name = pack["name"].removeprefix("packs/")
+        assert pack_refs.ref_count(vault.rt, vault.vault_id, name) == 1
+        assert vault.rt.catalog.packs.get(vault.vault_id, name)["state"] == "live"
+    assert pack_refs.packs_of(vault.rt, vault.vault_id, message.recovery_point_id) == sorted(
+        p["name"].removeprefix("packs/") for p in packs
+    )
+
+
+@pytest.mark.parametrize("deliveries", [2, 5])
+def test_duplicate_and_shuffled_deliveries_change_nothing(vault, clock, deliveries):
+    shared_pack = vault.upload_pack()
+    messages = [vault.backup([shared_pack, vault.upload_pack()]) for _ in range(3)]
+    for message in messages:
+        catalog_commit(vault.rt, message)
+    once = _catalog_state(vault)
+    replays = [m for m in messages for _ in range(deliveries)]
+    random.Random(deliveries).shuffle(replays)
+    for message in replays:
+        clock.advance(minutes=1)  # a replay must not restamp anything
+        catalog_commit(vault.rt, message)
+    assert _catalog_state(vault) == once
+    assert pack_refs.ref_count(vault.rt, vault.vault_id, shared_pack["name"].removeprefix("packs/")) == 3
+
+
+def test_missing_pack_is_rejected_then_replay_after_fix_catalogs_it(vault):
+    present = vault.upload_pack()
+    missing = {"name": "packs/" + "ab" * 32, "size": 500, "chunks": 2}
+    message = vault.backup([present, missing])
+    with pytest.raises(CommitRejected, match="missing"):
+        catalog_commit(vault.rt, message)
+    rp = _rp(vault, message.recovery_point_id)
+    assert rp["state"] == "rejected" and "packs/abab" in rp["rejected_reason"]
+    assert pack_refs.packs_of(vault.rt, vault.vault_id, message.recovery_point_id) == []
+    # The cause is fixed (here: a commit naming packs that exist), and the replay catalogs it.
+    fixed = vault.backup([present])
+    message = message.model_copy(update={})
+    vault.rt.primary_blobs.delete_blob(vault.container, message.commit_blob)
+    manifest = vault.rt.primary_blobs.read(vault.container, fixed.commit_blob).replace(
+        fixed.recovery_point_id.encode(), message.recovery_point_id.encode()
+    )
+    vault.rt.primary_blobs.put_blob(vault.container, message.commit_blob, manifest)
+    vault.rt.primary_blobs.put_blob(
+        vault.container, f"snapshots/{message.recovery_point_id}",
+        vault.rt.primary_blobs.read(vault.container, f"snapshots/{fixed.recovery_point_id}"), overwrite=True,
+    )
+    assert catalog_commit(vault.rt, message) == "committed"
+    assert _rp(vault, message.recovery_point_id)["rejected_reason"] is None
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    ("chunk_count", "holds 3 chunks"),
+    ("size", "not 1"),
+    ("no_manifest", "does not exist"),
+    ("other_instance", "does not belong"),
+])
+def test_bad_commits_are_rejected_with_a_reason(vault, tamper, reason):
+    pack = vault.upload_pack(chunks=3)
+    if tamper == "chunk_count":
+        pack = {**pack, "chunks": 4}
+    if tamper == "size":
+        pack = {**pack, "size": 1}
+    message = vault.backup([pack], upload_manifest=tamper != "no_manifest")
+    if tamper == "other_instance":
+        message = message.model_copy(update={"instance_id": "f" * 32})
+    with pytest.raises(CommitRejected, match=reason):
+        catalog_commit(vault.rt, message)
+    assert pack_refs.packs_of(vault.rt, vault.vault_id, message.recovery_point_id) == []
+
+
+def test_a_commit_cannot_reference_another_vaults_session(runtime, vault):
+    from tests.pipeline.conftest import VaultFixture
+
+    other = VaultFixture(runtime)
+    message = vault.backup([vault.upload_pack()])
+    forged = message.model_copy(update={"vault_id": other.vault_id, "instance_id": other.instance_id})
+    with pytest.raises(CommitRejected):
+        catalog_commit(runtime, forged)
+    assert runtime.catalog.recovery_points.find(other.vault_id, message.recovery_point_id)["state"] == "rejected"
