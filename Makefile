@@ -1,0 +1,42 @@
+# Development entry points: dependencies, the local stack, tests. See docs/design.md and devstack/.
+PYTHON_VERSION ?= python3.11
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+
+.PHONY: venv node_modules stack-up stack-down stack-status test demo
+
+venv: $(VENV_STAMP)
+
+# Re-installs only when a requirements file or the project metadata changes.
+$(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@command -v $(PYTHON_VERSION) >/dev/null || { echo "error: $(PYTHON_VERSION) not found; install Python 3.11" >&2; exit 1; }
+	test -x $(VENV_PY) || $(PYTHON_VERSION) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -e . --no-deps
+	touch $@
+
+node_modules: $(NODE_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20 or later with npm" >&2; exit 1; }
+	npm ci --no-audit --no-fund
+	touch $@
+
+stack-up: venv node_modules
+	$(VENV_PY) -m devstack.stack up
+
+stack-down:
+	@if [ -x $(VENV_PY) ]; then $(VENV_PY) -m devstack.stack down; else echo "no .venv: nothing is running"; fi
+
+stack-status: venv
+	$(VENV_PY) -m devstack.stack status
+
+# The session fixture in tests/conftest.py starts the stack (and stops it if it started it).
+# pytest exits 5 when it collected no test: that stays a failure.
+test: venv node_modules
+	$(VENV_PY) -m pytest
+
+demo: venv node_modules
+	$(VENV_PY) -m devstack.demo

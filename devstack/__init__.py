@@ -1,0 +1,1 @@
+"""The local stand-in for Azure: emulators, provisioning and a Functions host, for development and tests."""

@@ -1,0 +1,48 @@
+"""Installs what the stack needs when it is missing: the Python virtual environment and node_modules."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+from devstack.errors import StackError
+
+AZURITE_SCRIPT = Path("node_modules/azurite/dist/src/azurite.js")
+COSMOS_SCRIPT = Path("node_modules/@vercel/cosmosdb-server/lib/cli.js")
+
+
+def venv_python(repo_root: Path) -> Path:
+    return repo_root / ".venv" / "bin" / "python"
+
+
+def _run_logged(argv: list[str], repo_root: Path, log_path: Path, what: str) -> None:
+    with log_path.open("ab") as log:
+        result = subprocess.run(argv, cwd=repo_root, stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        raise StackError(f"{what} failed with exit code {result.returncode} (log: {log_path})")
+
+
+def ensure_venv(repo_root: Path, state_dir: Path) -> Path:
+    """The virtual environment's python, creating .venv with `make venv` if it is missing."""
+    python = venv_python(repo_root)
+    if python.exists():
+        return python
+    if shutil.which("make") is None:
+        raise StackError(".venv is missing and make is not installed: install make, then run `make venv`")
+    _run_logged(["make", "venv"], repo_root, state_dir / "venv.log", "make venv")
+    return python
+
+
+def ensure_node_modules(repo_root: Path, state_dir: Path) -> Path:
+    """The node executable, running `npm ci` first if node_modules lacks Azurite or cosmosdb-server."""
+    node = shutil.which("node")
+    if node is None:
+        raise StackError("node is not installed: install Node.js 20 or later (with npm) to run the local stack")
+    if all((repo_root / script).exists() for script in (AZURITE_SCRIPT, COSMOS_SCRIPT)):
+        return Path(node)
+    if shutil.which("npm") is None:
+        raise StackError("node_modules is missing and npm is not installed: install npm, then run `make node_modules`")
+    _run_logged(["npm", "ci", "--no-audit", "--no-fund"], repo_root, state_dir / "npm.log", "npm ci")
+    return Path(node)

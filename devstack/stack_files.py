@@ -1,0 +1,124 @@
+"""Writes and reads the stack's files: ports, operator key, the sourceable env file and local.settings.json."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shlex
+from collections.abc import Mapping
+from pathlib import Path
+
+# Azurite's well-known development account (public, documented by Microsoft).
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+# The Cosmos DB emulator's well-known key, which cosmosdb-server accepts.
+COSMOS_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
+COSMOS_DATABASE = "backup"
+
+# The function app's settings that do not depend on the ports (shared/settings.py names them).
+FIXED_SETTINGS: dict[str, str] = {
+    "COSMOS_DATABASE": COSMOS_DATABASE,
+    "COMMIT_QUEUE": "commits",
+    "REPLICATION_QUEUE": "replication",
+    "METERING_QUEUE": "metering",
+    "RETENTION_SCHEDULE": "0 30 2 * * *",
+    "GC_GRACE_HOURS": "48",
+    "BACKUP_SESSION_HOURS": "12",
+    "DEFAULT_REDUNDANCY": "GRS",
+    "PRICE_TABLE": "",
+}
+
+
+def storage_connection_string(ports: Mapping[str, int], region: str) -> str:
+    """Connection string of the region's ("primary" or "secondary") Azurite."""
+    base = "http://127.0.0.1:{}/" + AZURITE_ACCOUNT
+    return (f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+            f"BlobEndpoint={base.format(ports[region + '_blob'])};"
+            f"QueueEndpoint={base.format(ports[region + '_queue'])};"
+            f"TableEndpoint={base.format(ports[region + '_table'])};")
+
+
+def cosmos_endpoint(ports: Mapping[str, int]) -> str:
+    return f"https://127.0.0.1:{ports['cosmos']}/"
+
+
+def operator_key(state_dir: Path) -> str:
+    """The stack's operator key, made once (`bko_` + 43 url-safe base64 chars) and kept."""
+    path = state_dir / "operator.key"
+    if path.exists():
+        return path.read_text().strip()
+    key = "bko_" + secrets.token_urlsafe(32)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+def app_settings(ports: Mapping[str, int], key: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The function app's settings on this stack (the Values of local.settings.json)."""
+    return {
+        "PRIMARY_STORAGE": storage_connection_string(ports, "primary"),
+        "SECONDARY_STORAGE": storage_connection_string(ports, "secondary"),
+        "COSMOS_ENDPOINT": cosmos_endpoint(ports),
+        "COSMOS_KEY": COSMOS_KEY,
+        **FIXED_SETTINGS,
+        "OPERATOR_KEY_SHA256": hashlib.sha256(key.encode()).hexdigest(),
+        **(extra or {}),
+    }
+
+
+def client_environment(ports: Mapping[str, int], key: str) -> dict[str, str]:
+    """What .devstack/env exports for clients, CLIs and tests."""
+    return {
+        "BACKUP_API_URL": f"http://127.0.0.1:{ports['functions']}/api",
+        "BACKUP_ADMIN_KEY": key,
+        "PRIMARY_STORAGE_CONNECTION_STRING": storage_connection_string(ports, "primary"),
+        "SECONDARY_STORAGE_CONNECTION_STRING": storage_connection_string(ports, "secondary"),
+        "COSMOS_ENDPOINT": cosmos_endpoint(ports),
+        "COSMOS_KEY": COSMOS_KEY,
+    }
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    if path.exists() and path.read_text() == text:
+        return False
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(text)
+    temporary.replace(path)
+    return True
+
+
+def write_env_file(path: Path, variables: Mapping[str, str]) -> bool:
+    """Write `export NAME='value'` lines; True if the file changed."""
+    lines = ["# Written by devstack.stack: source it to talk to the local stack."]
+    lines += [f"export {name}={shlex.quote(value)}" for name, value in variables.items()]
+    return _write_if_changed(path, "\n".join(lines) + "\n")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of an env file written by write_env_file."""
+    variables: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("export "):
+            name, _, quoted = line[len("export "):].partition("=")
+            variables[name] = (shlex.split(quoted) or [""])[0]
+    return variables
+
+
+def write_local_settings(path: Path, values: Mapping[str, str]) -> bool:
+    """Write local.settings.json in the Core Tools format; True if the file changed."""
+    document = {"IsEncrypted": False, "Values": dict(values)}
+    return _write_if_changed(path, json.dumps(document, indent=2) + "\n")
+
+
+def read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_json(path: Path, document: dict) -> bool:
+    return _write_if_changed(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
