@@ -1,0 +1,150 @@
+# Inputs of the deployment; infra/bicep/main.bicep takes the same parameters (camelCase).
+
+variable "resource_group_name" {
+  description = "Existing resource group to deploy into (the Bicep template is deployed into one too)."
+  type        = string
+}
+
+variable "name_prefix" {
+  description = "Prefix of every resource name; storage account names are <prefix>pri, <prefix>sec and <prefix>fn, so it must be globally unique enough."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9]{2,17}$", var.name_prefix))
+    error_message = "name_prefix must be 3-18 lowercase letters or digits, starting with a letter."
+  }
+}
+
+variable "primary_region" {
+  description = "Region of the Function App, Cosmos DB and the primary storage account, e.g. westeurope."
+  type        = string
+}
+
+variable "paired_region" {
+  description = "Region of the paired storage account that GRS vaults replicate to, e.g. northeurope."
+  type        = string
+}
+
+variable "default_redundancy" {
+  description = "Redundancy of a vault created without --redundancy (DEFAULT_REDUNDANCY)."
+  type        = string
+  default     = "GRS"
+
+  validation {
+    condition     = contains(["LRS", "GRS"], var.default_redundancy)
+    error_message = "default_redundancy must be LRS or GRS."
+  }
+}
+
+variable "hosting_plan" {
+  description = "flex: Flex Consumption (FC1); premium: Elastic Premium (EP1)."
+  type        = string
+  default     = "flex"
+
+  validation {
+    condition     = contains(["flex", "premium"], var.hosting_plan)
+    error_message = "hosting_plan must be flex or premium."
+  }
+}
+
+variable "cosmos_throughput_mode" {
+  description = "serverless, or autoscale (provisioned autoscale throughput shared by the database's containers)."
+  type        = string
+  default     = "serverless"
+
+  validation {
+    condition     = contains(["serverless", "autoscale"], var.cosmos_throughput_mode)
+    error_message = "cosmos_throughput_mode must be serverless or autoscale."
+  }
+}
+
+variable "cosmos_autoscale_max_throughput" {
+  description = "Maximum RU/s of the database when cosmos_throughput_mode is autoscale (scales down to 10%)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.cosmos_autoscale_max_throughput >= 1000 && var.cosmos_autoscale_max_throughput % 1000 == 0
+    error_message = "cosmos_autoscale_max_throughput must be a multiple of 1000, at least 1000."
+  }
+}
+
+variable "operator_key_sha256" {
+  description = "Hex SHA-256 of the operator key (bko_...); the key itself never reaches Azure (OPERATOR_KEY_SHA256)."
+  type        = string
+  sensitive   = true
+
+  validation {
+    condition     = can(regex("^[0-9a-f]{64}$", var.operator_key_sha256))
+    error_message = "operator_key_sha256 must be 64 lowercase hex characters."
+  }
+}
+
+variable "price_table" {
+  description = "Price table as a JSON string (PRICE_TABLE): protected-instance fee tiers and storage price per GiB-month per redundancy."
+  type        = string
+  default     = "{\"currency\":\"USD\",\"instance_fee_tiers\":[{\"up_to_gib\":50,\"monthly\":5.0},{\"up_to_gib\":500,\"monthly\":10.0},{\"up_to_gib\":null,\"monthly_per_500_gib\":10.0}],\"storage_gib_month\":{\"LRS\":0.0224,\"GRS\":0.0448}}"
+
+  validation {
+    condition     = can(jsondecode(var.price_table))
+    error_message = "price_table must be valid JSON."
+  }
+}
+
+variable "retention_schedule" {
+  description = "NCRONTAB schedule of the daily retention timer (RETENTION_SCHEDULE)."
+  type        = string
+  default     = "0 30 2 * * *"
+}
+
+variable "gc_grace_hours" {
+  description = "Hours a condemned pack waits before it is swept (GC_GRACE_HOURS); must exceed backup_session_hours."
+  type        = number
+  default     = 48
+}
+
+variable "backup_session_hours" {
+  description = "Lifetime of a backup session and its SAS (BACKUP_SESSION_HOURS)."
+  type        = number
+  default     = 12
+}
+
+variable "blob_soft_delete_days" {
+  description = "Blob and container soft-delete retention on the data accounts (a safety net under the service's own soft delete)."
+  type        = number
+  default     = 14
+
+  validation {
+    condition     = var.blob_soft_delete_days >= 1 && var.blob_soft_delete_days <= 365
+    error_message = "blob_soft_delete_days must be between 1 and 365."
+  }
+}
+
+variable "immutability_days" {
+  description = "0: off. N > 0: account-level version-level WORM on the data accounts, every blob version immutable for N days (Unlocked policy). Only takes effect on accounts created with it."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.immutability_days >= 0 && var.immutability_days <= 146000
+    error_message = "immutability_days must be between 0 and 146000."
+  }
+}
+
+variable "alert_email" {
+  description = "Where the poison-queue alert is mailed; empty: the alert fires without a mail receiver."
+  type        = string
+  default     = ""
+}
+
+variable "log_retention_days" {
+  description = "Retention of the Log Analytics workspace (application and queue logs)."
+  type        = number
+  default     = 90
+}
+
+variable "tags" {
+  description = "Tags applied to every resource."
+  type        = map(string)
+  default     = {}
+}
