@@ -96,7 +96,7 @@ def soft_delete(rt, principal: Principal, rp_id: str, vault_ident: str | None) -
         return public_view(rp)
     if rp["state"] != "committed":
         raise Conflict(f"recovery point is {rp['state']} and cannot be deleted")
-    rp.update(state="deleted", deleted_at=rt.clock().isoformat(), deleted_by="operator")
+    rp.update(state="deleted", deleted_at=rt.clock().isoformat(), deleted_by="operator", retention_hold=False)
     return public_view(rt.catalog.recovery_points.replace(rp, rp["_etag"]))
 
 
