@@ -6,10 +6,14 @@
 # The scanner lives in its own virtual environment, .scanvenv/ (gitignored), built from
 # infra/requirements-check.txt and infra/requirements-hcl2.txt and rebuilt only when they (or
 # the Python version) change. Building it needs PyPI once; the scan itself needs no network.
+#
+# Usage: infra/check.sh [TERRAFORM_DIR BICEP_DIR]   (default: infra/terraform infra/bicep)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+terraform_dir="${1:-infra/terraform}"
+bicep_dir="${2:-infra/bicep}"
 
 python="${PYTHON:-python3}"
 scan_venv="$repo/.scanvenv"
@@ -56,8 +60,8 @@ export LOG_LEVEL=WARNING
 status=0
 
 echo "== parse"
-PYTHONPATH="$hcl2_dir" "$scan_venv/bin/python" infra/checks/parse_templates.py terraform infra/terraform || status=1
-"$scan_venv/bin/python" infra/checks/parse_templates.py bicep infra/bicep || status=1
+PYTHONPATH="$hcl2_dir" "$scan_venv/bin/python" infra/checks/parse_templates.py terraform "$terraform_dir" || status=1
+"$scan_venv/bin/python" infra/checks/parse_templates.py bicep "$bicep_dir" || status=1
 
 report_dir="$(mktemp -d)"
 trap 'rm -rf "$report_dir"' EXIT
@@ -65,7 +69,9 @@ trap 'rm -rf "$report_dir"' EXIT
 # Both scans at once (two cores); checkov's own exit code is ignored: the summary decides, on
 # failed checks and also on unparsed files, which checkov alone only logs.
 for framework in terraform bicep; do
-    "$scan_venv/bin/checkov" --directory "infra/$framework" --framework "$framework" \
+    folder="$terraform_dir"
+    [[ $framework == bicep ]] && folder="$bicep_dir"
+    "$scan_venv/bin/checkov" --directory "$folder" --framework "$framework" \
         --skip-download --output json > "$report_dir/$framework.json" 2> "$report_dir/$framework.log" &
 done
 wait

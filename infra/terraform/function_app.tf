@@ -40,11 +40,11 @@ locals {
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${azurerm_user_assigned_identity.app.client_id};Authorization=AAD"
   }
 
-  # Premium has no deployment-storage setting of its own: it mounts the package by URL.
-  premium_host_app_settings = merge(local.host_app_settings, {
+  # Premium only: it has no deployment-storage setting of its own and mounts the package by URL.
+  premium_app_settings = {
     WEBSITE_RUN_FROM_PACKAGE                     = local.premium_package_url
     WEBSITE_RUN_FROM_PACKAGE_BLOB_MI_RESOURCE_ID = azurerm_user_assigned_identity.app.id
-  })
+  }
 }
 
 resource "azurerm_storage_account" "deployment" {
@@ -176,7 +176,7 @@ resource "azurerm_linux_function_app" "app" {
   ftp_publish_basic_authentication_enabled       = false
   webdeploy_publish_basic_authentication_enabled = false
   key_vault_reference_identity_id                = azurerm_user_assigned_identity.app.id
-  app_settings                                   = merge(local.premium_host_app_settings, local.service_app_settings)
+  app_settings                                   = merge(local.host_app_settings, local.premium_app_settings, local.service_app_settings)
   tags                                           = local.tags
 
   identity {

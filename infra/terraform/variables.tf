@@ -81,9 +81,9 @@ variable "operator_key_sha256" {
 }
 
 variable "price_table" {
-  description = "Price table as a JSON string (PRICE_TABLE): protected-instance fee tiers and storage price per GiB-month per redundancy."
+  description = "Price table as a JSON string (PRICE_TABLE, shared/domain/pricing.py PriceTable): instance fee tiers, storage price per GB-month per redundancy."
   type        = string
-  default     = "{\"currency\":\"USD\",\"instance_fee_tiers\":[{\"up_to_gib\":50,\"monthly\":5.0},{\"up_to_gib\":500,\"monthly\":10.0},{\"up_to_gib\":null,\"monthly_per_500_gib\":10.0}],\"storage_gib_month\":{\"LRS\":0.0224,\"GRS\":0.0448}}"
+  default     = "{\"currency\":\"USD\",\"instance_tiers\":[{\"up_to_gb\":50,\"monthly_fee\":5},{\"up_to_gb\":500,\"monthly_fee\":10}],\"increment_gb\":500,\"increment_fee\":10,\"storage_gb_month\":{\"LRS\":0.0224,\"GRS\":0.0448}}"
 
   validation {
     condition     = can(jsondecode(var.price_table))
