@@ -8,14 +8,20 @@
 # the Python version) change. Building it needs PyPI once; the scan itself needs no network.
 #
 # Usage: infra/check.sh [TERRAFORM_DIR BICEP_DIR]   (default: infra/terraform infra/bicep)
+#        infra/check.sh --prepare                   (only build .scanvenv/, e.g. for python-hcl2)
 set -euo pipefail
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
+prepare_only=false
+if [[ "${1:-}" == "--prepare" ]]; then
+    prepare_only=true
+    shift
+fi
 terraform_dir="${1:-infra/terraform}"
 bicep_dir="${2:-infra/bicep}"
 
-python="${PYTHON:-python3}"
+python="${PYTHON:-$(command -v python3.11 || command -v python3)}"
 scan_venv="$repo/.scanvenv"
 hcl2_dir="$scan_venv/python-hcl2"
 stamp="$scan_venv/.built-from"
@@ -49,6 +55,9 @@ exec 9> "${TMPDIR:-/tmp}/scanvenv-$(echo "$repo" | sha256sum | cut -c1-12).lock"
 flock 9
 ensure_scan_venv
 flock -u 9
+if $prepare_only; then
+    exit 0
+fi
 
 # Offline: no platform API key, no policy or guideline download, no update check.
 unset BC_API_KEY PRISMA_API_URL BC_API_URL

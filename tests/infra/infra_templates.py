@@ -4,13 +4,19 @@ Terraform is parsed with python-hcl2. Bicep has no Python parser in the test env
 it is read at the token level: comments are stripped (string-aware), `var` values are cut out
 as balanced brackets, and an app setting is an object whose `name` is followed by `value`.
 Expressions the readers do not understand raise TemplateError instead of being skipped.
+python-hcl2 comes from the test environment or, failing that, from the scan environment that
+infra/check.sh builds (.scanvenv/python-hcl2).
 """
 
 from __future__ import annotations
 
 import copy
 import functools
+import importlib
 import re
+import subprocess
+import sys
+from types import ModuleType
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -41,13 +47,27 @@ def _unquote(key: str) -> str:
     return key[1:-1] if len(key) >= 2 and key[0] == key[-1] == '"' else key
 
 
+@functools.cache
+def hcl2_module() -> ModuleType:
+    """python-hcl2, from this environment or else from the one infra/check.sh builds."""
+    try:
+        module = importlib.import_module("hcl2")
+        if hasattr(module, "SerializationOptions"):
+            return module
+    except ImportError:
+        pass
+    sys.modules.pop("hcl2", None)
+    subprocess.run(["bash", str(REPO / "infra" / "check.sh"), "--prepare"], check=True, timeout=900)
+    # Appended, so nothing it carries shadows this environment's packages.
+    sys.path.append(str(REPO / ".scanvenv" / "python-hcl2"))
+    return importlib.import_module("hcl2")
+
+
 @functools.lru_cache(maxsize=64)
 def _parse_terraform(text: str) -> dict[str, list]:
     # Cached by text: the tests that edit one file re-parse only that file.
-    import hcl2
-    from hcl2 import SerializationOptions
-
-    options = SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
+    hcl2 = hcl2_module()
+    options = hcl2.SerializationOptions(with_comments=False, explicit_blocks=False, strip_string_quotes=True)
     return hcl2.loads(text, serialization_options=options)
 
 

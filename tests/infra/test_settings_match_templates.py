@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import infra_templates as templates  # noqa: E402
-from shared.settings import SETTING_NAMES  # noqa: E402
-
-pytest.importorskip("hcl2", reason="python-hcl2 is not installed: add python-hcl2 (infra/requirements-hcl2.txt) to requirements-dev.txt")
+from tests.infra import infra_templates as templates
+from shared.settings import SETTING_NAMES
 
 # Settings the Functions platform reads itself, not the service code. Each one is allowed in
 # a template although SETTING_NAMES does not list it; nothing else is.

@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import re
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-import infra_templates as templates  # noqa: E402
-
-pytest.importorskip("hcl2", reason="python-hcl2 is not installed: add python-hcl2 (infra/requirements-hcl2.txt) to requirements-dev.txt")
+from tests.infra import infra_templates as templates
 
 # Each Terraform resource type and the ARM types it stands for. Where azurerm folds an ARM
 # child resource into a block of its parent (blob_properties is blobServices/default, a queue
