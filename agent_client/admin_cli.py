@@ -204,7 +204,8 @@ def build_parser() -> argparse.ArgumentParser:
     command(commands, "instances", "instances", "list the machines registered in a vault", vault=True)
     points = command(commands, "recovery-points", "recovery_points", "list a vault's recovery points", vault=True)
     points.add_argument("--instance", help="only this instance (name or id)")
-    points.add_argument("--state", default="all", choices=("all", "committed", "deleted", "pending", "rejected"))
+    points.add_argument("--state", default="all", choices=("all", "committed", "deleted", "pending", "rejected"),
+                        help="default: all (purged recovery points are gone from the catalog)")
 
     policy = commands.add_parser("policy", help="retention policy").add_subparsers(
         dest="policy_command", required=True, metavar="COMMAND")
