@@ -67,6 +67,9 @@ param blobSoftDeleteDays int = 14
 @maxValue(146000)
 param immutabilityDays int = 0
 
+@description('Lock the immutability policy (irreversible: its period can then only grow). Azure creates a policy Unlocked, so set this on a later deployment.')
+param immutabilityLocked bool = false
+
 @description('Where the poison-queue alert is mailed; empty: the alert fires without a mail receiver.')
 param alertEmail string = ''
 
@@ -118,6 +121,7 @@ module primaryStorage 'modules/dataStorage.bicep' = {
     queueNames: workQueues
     softDeleteDays: blobSoftDeleteDays
     immutabilityDays: immutabilityDays
+    immutabilityLocked: immutabilityLocked
     principalId: identity.properties.principalId
     workspaceId: monitoring.outputs.workspaceId
     tags: allTags
@@ -132,6 +136,7 @@ module secondaryStorage 'modules/dataStorage.bicep' = {
     queueNames: []
     softDeleteDays: blobSoftDeleteDays
     immutabilityDays: immutabilityDays
+    immutabilityLocked: immutabilityLocked
     principalId: identity.properties.principalId
     workspaceId: monitoring.outputs.workspaceId
     tags: allTags

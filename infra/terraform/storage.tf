@@ -71,7 +71,7 @@ resource "azurerm_storage_account" "data" {
     for_each = var.immutability_days > 0 ? [var.immutability_days] : []
     content {
       # Version-level WORM: every blob version stays immutable for N days after it is written.
-      state                         = "Unlocked"
+      state                         = var.immutability_locked ? "Locked" : "Unlocked"
       period_since_creation_in_days = immutability_policy.value
       allow_protected_append_writes = false
     }

@@ -131,6 +131,12 @@ variable "immutability_days" {
   }
 }
 
+variable "immutability_locked" {
+  description = "Lock the immutability policy (irreversible: its period can then only grow). Azure creates a policy Unlocked, so set this on a later apply."
+  type        = bool
+  default     = false
+}
+
 variable "alert_email" {
   description = "Where the poison-queue alert is mailed; empty: the alert fires without a mail receiver."
   type        = string

@@ -206,10 +206,11 @@ def _bicep_default(name: str) -> str:
         ("backup_session_hours", "backupSessionHours"),
         ("blob_soft_delete_days", "blobSoftDeleteDays"),
         ("immutability_days", "immutabilityDays"),
+        ("immutability_locked", "immutabilityLocked"),
     ],
 )
 def test_parameter_defaults_agree(terraform, bicep):
-    assert str(_terraform_default(terraform)) == _bicep_default(bicep).strip("'")
+    assert str(_terraform_default(terraform)).lower() == _bicep_default(bicep).strip("'").lower()
 
 
 def test_price_table_defaults_agree_and_are_valid():

@@ -7,6 +7,8 @@ param queueNames array
 param softDeleteDays int
 @description('0: off; N: version-level WORM, each blob version immutable for N days.')
 param immutabilityDays int
+@description('Lock the immutability policy (irreversible).')
+param immutabilityLocked bool
 param principalId string
 @description('Log Analytics workspace receiving the queue write logs (the poison-queue alert reads them).')
 param workspaceId string
@@ -74,7 +76,7 @@ resource account 'Microsoft.Storage/storageAccounts@2023-05-01' = {
       enabled: true
       immutabilityPolicy: {
         immutabilityPeriodSinceCreationInDays: immutabilityDays
-        state: 'Unlocked'
+        state: immutabilityLocked ? 'Locked' : 'Unlocked'
         allowProtectedAppendWrites: false
       }
     } : null
