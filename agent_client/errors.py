@@ -4,8 +4,10 @@
     ├── UsageError              exit 2   bad arguments or configuration
     ├── WrongPassphraseError    exit 3   the passphrase does not unwrap the vault key
     ├── ServiceUnreachableError exit 4   the API or storage cannot be reached
+    │   └── StorageBusyError    exit 4   storage answered 429/5xx or dropped the connection (retried)
     ├── ServiceError            exit 5   the API answered with an error
     │   └── NotFoundError       exit 6   unknown recovery point, vault, instance
+    │       └── BlobNotFoundError exit 6 a vault blob that should exist does not
     ├── IntegrityError          exit 7   data failed authentication; names the damaged paths
     └── PartialBackupError      exit 8   the backup completed but skipped unreadable files
 """
@@ -34,6 +36,10 @@ class ServiceUnreachableError(BackupError):
     exit_code = 4
 
 
+class StorageBusyError(ServiceUnreachableError):
+    """A transient storage failure; the retrying blob port retries these before giving up."""
+
+
 class ServiceError(BackupError):
     exit_code = 5
 
@@ -44,6 +50,12 @@ class ServiceError(BackupError):
 
 class NotFoundError(ServiceError):
     exit_code = 6
+
+
+class BlobNotFoundError(NotFoundError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"the vault has no blob {name}", 404)
+        self.name = name
 
 
 class IntegrityError(BackupError):

@@ -1,0 +1,72 @@
+"""Tests of the key blob: passphrase rules, wrap/unwrap, wrong passphrase, damage, and a golden KDF vector."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent_client import keys
+from agent_client.errors import IntegrityError, UsageError, WrongPassphraseError
+from agent_client.keys import MasterKeys, new_key_id, unwrap_master_keys, wrap_master_keys
+
+PASSPHRASE = "a passphrase long enough"
+
+
+@pytest.fixture(autouse=True)
+def cheap_scrypt(monkeypatch):
+    monkeypatch.setattr(keys, "SCRYPT_N", 1 << 15)
+
+
+def test_wrap_then_unwrap_gives_the_same_master_keys():
+    master_keys, key_id = MasterKeys.generate(), new_key_id()
+    blob = wrap_master_keys(master_keys, PASSPHRASE, key_id)
+    assert unwrap_master_keys(blob, PASSPHRASE, key_id) == master_keys
+    assert master_keys.data_key.hex() not in blob.decode() and PASSPHRASE not in blob.decode()
+
+
+def test_key_blob_records_the_kdf_and_aead():
+    document = json.loads(wrap_master_keys(MasterKeys.generate(), PASSPHRASE, new_key_id()))
+    assert document["version"] == 1 and document["aead"] == "aes-256-gcm"
+    assert document["kdf"]["name"] == "scrypt" and document["kdf"]["r"] == 8 and document["kdf"]["p"] == 1
+
+
+def test_production_scrypt_parameters_are_memory_hard():
+    assert (keys.SCRYPT_R, keys.SCRYPT_P) == (8, 1)
+
+
+def test_short_passphrase_is_refused_clearly():
+    with pytest.raises(UsageError, match="at least 16 characters"):
+        wrap_master_keys(MasterKeys.generate(), "too short", new_key_id())
+
+
+def test_wrong_passphrase_says_so():
+    key_id = new_key_id()
+    blob = wrap_master_keys(MasterKeys.generate(), PASSPHRASE, key_id)
+    with pytest.raises(WrongPassphraseError, match="wrong passphrase"):
+        unwrap_master_keys(blob, PASSPHRASE + "!", key_id)
+    with pytest.raises(WrongPassphraseError, match="wrong passphrase"):
+        unwrap_master_keys(blob, "short", key_id)
+
+
+def test_key_blob_is_bound_to_its_name():
+    blob = wrap_master_keys(MasterKeys.generate(), PASSPHRASE, new_key_id())
+    with pytest.raises(WrongPassphraseError):
+        unwrap_master_keys(blob, PASSPHRASE, new_key_id())
+
+
+def test_damaged_or_hostile_key_blobs_are_integrity_errors():
+    key_id = new_key_id()
+    document = json.loads(wrap_master_keys(MasterKeys.generate(), PASSPHRASE, key_id))
+    with pytest.raises(IntegrityError):
+        unwrap_master_keys(b"not json", PASSPHRASE, key_id)
+    document["kdf"]["n"] = 1 << 30  # would demand 1 TiB of memory
+    with pytest.raises(IntegrityError):
+        unwrap_master_keys(json.dumps(document).encode(), PASSPHRASE, key_id)
+
+
+def test_golden_key_blob_opens(monkeypatch):
+    golden = json.loads((__import__("pathlib").Path(__file__).parent / "golden" / "key_blob.json").read_text())
+    master_keys = unwrap_master_keys(json.dumps(golden["blob"]).encode(), golden["passphrase"], golden["key_id"])
+    assert master_keys.data_key.hex() == golden["data_key"]
+    assert master_keys.chunk_id_key.hex() == golden["chunk_id_key"]

@@ -1,0 +1,34 @@
+"""Tests of pack building: content-addressed names, readable trailers, and target-size flushing."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent_client.pack_builder import PackBuilder
+from shared.formats.pack_index import ChunkKind, parse_trailer
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.tuples(st.binary(min_size=32, max_size=32), st.sampled_from(list(ChunkKind)),
+                          st.binary(min_size=29, max_size=300)), max_size=20))
+def test_finished_pack_is_named_by_its_hash_and_indexes_every_blob(blobs):
+    builder = PackBuilder(1 << 20)
+    for chunk_id, kind, sealed in blobs:
+        builder.add(chunk_id, kind, sealed)
+    pack = builder.take().finish()
+    assert pack.name == "packs/" + hashlib.sha256(pack.pack_bytes).hexdigest()
+    entries = parse_trailer(pack.pack_bytes, len(pack.pack_bytes))
+    assert [(e.chunk_id, e.kind, pack.pack_bytes[e.offset : e.offset + e.length]) for e in entries] == blobs
+    assert len(builder) == 0 and builder.size == 0
+
+
+def test_builder_reports_full_at_its_target_size():
+    builder = PackBuilder(1000)
+    builder.add(os.urandom(32), ChunkKind.DATA, os.urandom(600))
+    assert not builder.is_full
+    builder.add(os.urandom(32), ChunkKind.DATA, os.urandom(600))
+    assert builder.is_full
