@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import urllib.parse
 from typing import Any
 
 import urllib3
@@ -37,7 +38,7 @@ class JsonHttpClient:
         fields = {k: str(v) for k, v in (params or {}).items() if v is not None}
         try:
             if fields:
-                url = url + "?" + urllib3.request.urlencode(fields)
+                url = url + "?" + urllib.parse.urlencode(fields)
             response = self._pool.request(method, url, body=encoded, headers=headers)
         except urllib3.exceptions.HTTPError as exc:
             raise ServiceUnreachableError(f"cannot reach the backup service at {self._base_url}") from exc
