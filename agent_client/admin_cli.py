@@ -48,9 +48,9 @@ class _Parser(argparse.ArgumentParser):
 class Commands:
     """One method per command; each calls the API and returns an Output."""
 
-    def __init__(self, client: JsonHttpClient, api_url: str) -> None:
+    def __init__(self, client: JsonHttpClient, service_root: str) -> None:
         self.client = client
-        self.api_url = api_url
+        self.service_root = service_root
 
     def vault(self, ident: str) -> dict:
         return self.client.get(f"/api/vaults/{quote(ident, safe='')}")
@@ -75,7 +75,7 @@ class Commands:
         # Claim the file first: the keys are shown once, so nothing may stop us writing them after.
         with _new_private_file(args.out) as credentials_file:
             created = self.client.post("/api/vaults", request)
-            json.dump({"api_url": self.api_url, "vault_id": created["vault_id"], "vault_name": created["name"],
+            json.dump({"api_url": self.service_root, "vault_id": created["vault_id"], "vault_name": created["name"],
                        "registration_key": created["registration_key"]}, credentials_file, indent=2)
         return Output({**created, "credentials_file": args.out}, lambda c: _show_created(c, created, args.out))
 
@@ -379,9 +379,10 @@ def main(argv: list[str] | None = None, environ: Mapping[str, str] | None = None
             raise UsageError("BACKUP_API_URL is not set (the service's base URL)")
         if not admin_key:
             raise UsageError("BACKUP_ADMIN_KEY is not set (the operator key or a vault admin key)")
-        # Routes are written with their /api prefix; accept the URL with or without it.
+        # Routes are written with their /api prefix (as every JsonHttpClient caller does), so the
+        # URL is accepted with or without it, and the credentials file carries it without.
         service_root = api_url.rstrip("/").removesuffix("/api")
-        commands = Commands(client_factory(service_root, admin_key), api_url)
+        commands = Commands(client_factory(service_root, admin_key), service_root)
         output = getattr(commands, args.handler)(args)
         if args.json:
             stdout.write(json.dumps(output.document, indent=2, default=str) + "\n")

@@ -155,6 +155,14 @@ def test_vault_create_writes_private_credentials_and_shows_the_admin_key(tmp_pat
     assert CREATED["registration_key"] not in out
 
 
+def test_credentials_carry_the_service_root(tmp_path: Path) -> None:
+    out_file = tmp_path / "acme.json"
+    code, _, _, _ = run(["vault", "create", "acme", "--out", str(out_file)], {("POST", "/api/vaults"): CREATED},
+                        env={**ENV, "BACKUP_API_URL": "https://backup.example/api/"})
+    assert code == 0
+    assert json.loads(out_file.read_text())["api_url"] == "https://backup.example"
+
+
 def test_vault_create_json(tmp_path: Path) -> None:
     out_file = tmp_path / "acme.json"
     code, out, _, client = run(["vault", "create", "acme", "--redundancy", "LRS", "--soft-delete-days", "30",
