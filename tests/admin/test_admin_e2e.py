@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import secrets
 import stat
 import subprocess
 import sys
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import urllib3
 
+from agent_client.errors import NotFoundError
 from agent_client.http_client import JsonHttpClient
+from shared.formats import pack_index
+from shared.formats.commit_manifest import CommitManifest
 
 pytestmark = pytest.mark.stack
 
@@ -69,12 +76,62 @@ def vault(stack, tmp_path_factory) -> Vault:
                    "--time-zone", "Europe/Berlin")
 
 
+class Machine:
+    """A machine registered in a vault that backs up the way backup-agent does, minus the encryption."""
+
+    http = urllib3.PoolManager(retries=False)
+
+    def __init__(self, credentials_file: Path, name: str) -> None:
+        credentials = json.loads(credentials_file.read_text())
+        root = credentials["api_url"].rstrip("/").removesuffix("/api")
+        registered = JsonHttpClient(root, credentials["registration_key"]).post("/api/instances", {"name": name})
+        self.instance_id, self.name = registered["instance_id"], name
+        self.api = JsonHttpClient(root, registered["token"])
+
+    def upload(self, session: dict, name: str, data: bytes) -> None:
+        url = f"{session['container_url']}/{name}?{session['sas']}"
+        response = self.http.request("PUT", url, body=data, headers={"x-ms-blob-type": "BlockBlob"})
+        assert response.status == 201, (name, response.status)
+
+    def backup(self, upload_pack: bool = True) -> tuple[str, str, bytes]:
+        """Uploads a pack (unless told not to), the snapshot and the manifest, then commits."""
+        session = self.api.post("/api/backup-sessions")
+        rp_id = session["recovery_point_id"]
+        sealed = [secrets.token_bytes(40) for _ in range(2)]
+        entries = [pack_index.PackEntry(secrets.token_bytes(32), pack_index.ChunkKind.DATA, 40 * n, 40)
+                   for n in range(2)]
+        pack = b"".join(sealed) + pack_index.serialize_trailer(entries)
+        pack_name = f"packs/{hashlib.sha256(pack).hexdigest()}"
+        if upload_pack:
+            self.upload(session, pack_name, pack)
+        snapshot = secrets.token_bytes(32)
+        self.upload(session, f"snapshots/{rp_id}", snapshot)
+        manifest = CommitManifest(
+            recovery_point_id=rp_id, instance_id=self.instance_id, client_time=datetime.now(timezone.utc),
+            snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
+            packs=[{"name": pack_name, "size": len(pack), "chunks": len(entries)}], key_id="0" * 32,
+            summary={"files": 2, "dirs": 1, "bytes": 80, "files_new": 2, "files_changed": 0, "files_unchanged": 0,
+                     "bytes_read": 80, "bytes_uploaded": len(pack), "partial": False})
+        self.upload(session, f"commits/{rp_id}", manifest.to_json_bytes())
+        self.api.post(f"/api/backup-sessions/{rp_id}/commit", {"commit_blob": f"commits/{rp_id}"})
+        return rp_id, pack_name, pack
+
+    def wait_for(self, rp_id: str, state: str, seconds: float = 90) -> None:
+        deadline = time.monotonic() + seconds
+        while self._state(rp_id) != state:
+            assert time.monotonic() < deadline, f"recovery point {rp_id} never became {state}"
+            time.sleep(0.5)
+
+    def _state(self, rp_id: str) -> str | None:
+        try:
+            return self.api.get(f"/api/recovery-points/{rp_id}")["state"]
+        except NotFoundError:  # the catalog has not picked the commit up yet
+            return None
+
+
 @pytest.fixture(scope="module")
-def machine(stack, vault) -> dict:
-    """A machine registered with the vault's registration key, as `backup-agent register` would."""
-    credentials = json.loads(vault.credentials_file.read_text())
-    client = JsonHttpClient(credentials["api_url"].rstrip("/").removesuffix("/api"), credentials["registration_key"])
-    return client.post("/api/instances", {"name": "web-1"})
+def machine(vault: Vault) -> Machine:
+    return Machine(vault.credentials_file, "web-1")
 
 
 # --- vaults ---------------------------------------------------------------------------------
@@ -87,7 +144,7 @@ def test_vault_create_returns_keys_and_writes_private_credentials(vault: Vault, 
     assert stat.S_IMODE(vault.credentials_file.stat().st_mode) == 0o600
     credentials = json.loads(vault.credentials_file.read_text())
     assert set(credentials) == {"api_url", "vault_id", "vault_name", "registration_key"}
-    assert credentials["api_url"] == stack["BACKUP_API_URL"]
+    assert credentials["api_url"] == stack["BACKUP_API_URL"].rstrip("/").removesuffix("/api")
     assert (credentials["vault_id"], credentials["vault_name"]) == (vault.vault_id, vault.name)
     assert credentials["registration_key"].startswith(f"bkr_{vault.vault_id}_")
 
@@ -135,17 +192,17 @@ def test_bad_credential(stack) -> None:
 
 # --- instances, recovery points, delete and undelete ----------------------------------------
 
-def test_instances_by_name_and_by_id(stack, vault: Vault, machine: dict) -> None:
+def test_instances_by_name_and_by_id(stack, vault: Vault, machine: Machine) -> None:
     for ident in (vault.name, vault.vault_id):
         items = admin_json(stack, "instances", "--vault", ident)
-        assert [(i["instance_id"], i["name"]) for i in items] == [(machine["instance_id"], "web-1")]
+        assert [(i["instance_id"], i["name"]) for i in items] == [(machine.instance_id, "web-1")]
         assert {"registered_at", "last_backup"} <= set(items[0])
 
 
-def test_recovery_points_of_a_vault_without_backups(stack, vault: Vault, machine: dict) -> None:
+def test_recovery_points_of_a_vault_without_backups(stack, vault: Vault, machine: Machine) -> None:
     assert admin_json(stack, "recovery-points", "--vault", vault.name) == []
     assert admin_json(stack, "recovery-points", "--vault", vault.name, "--instance", "web-1") == []
-    assert admin_json(stack, "recovery-points", "--vault", vault.name, "--instance", machine["instance_id"]) == []
+    assert admin_json(stack, "recovery-points", "--vault", vault.name, "--instance", machine.instance_id) == []
     assert_fails(admin(stack, "recovery-points", "--vault", vault.name, "--instance", "db-9"), 6, "no instance db-9")
 
 
@@ -160,7 +217,7 @@ def test_unknown_vault(stack) -> None:
 
 # --- policy ---------------------------------------------------------------------------------
 
-def test_policy_set_and_show(stack, vault: Vault, machine: dict) -> None:
+def test_policy_set_and_show(stack, vault: Vault, machine: Machine) -> None:
     answer = admin_json(stack, "policy", "set", "--vault", vault.name, "--daily", "7", "--weekly", "4",
                         "--monthly", "12", "--yearly", "10")
     assert answer["policy"] == {"last": 0, "daily": 7, "weekly": 4, "monthly": 12, "yearly": 10}
@@ -169,7 +226,7 @@ def test_policy_set_and_show(stack, vault: Vault, machine: dict) -> None:
     assert answer["policy"]["last"] == 3
     shown = admin_json(stack, "policy", "show", "--vault", vault.vault_id)
     assert shown["default"] == {"last": 0, "daily": 7, "weekly": 4, "monthly": 12, "yearly": 10}
-    assert shown["instances"][machine["instance_id"]] == {"last": 3, "daily": 0, "weekly": 0, "monthly": 0, "yearly": 0}
+    assert shown["instances"][machine.instance_id] == {"last": 3, "daily": 0, "weekly": 0, "monthly": 0, "yearly": 0}
     human = admin(stack, "policy", "show", "--vault", vault.name, key=vault.admin_key)
     assert human.returncode == 0 and "daily 7, weekly 4, monthly 12, yearly 10" in human.stdout
 
@@ -200,47 +257,82 @@ def test_poison_list_and_replay(stack, vault: Vault) -> None:
     assert_fails(admin(stack, "poison", "replay", "no-such-queue/abc"), 6, "not found")
 
 
-# --- with a real backup, when the machine CLI is there ---------------------------------------
+# --- with backups -----------------------------------------------------------------------------
 
-def test_delete_undelete_and_retention_of_real_backups(stack, tmp_path: Path) -> None:
-    agent = BIN / "backup-agent"
+@pytest.fixture
+def fresh(stack, tmp_path: Path) -> tuple[Vault, Machine]:
+    vault = _create(stack, tmp_path, "--redundancy", "LRS")
+    return vault, Machine(vault.credentials_file, "db-1")
+
+
+def test_backups_are_listed_deleted_undeleted_and_expired_by_policy(stack, fresh) -> None:
+    vault, machine = fresh
+    ids = []
+    for _ in range(3):
+        rp_id, _, _ = machine.backup()
+        machine.wait_for(rp_id, "committed")  # one at a time, so the catalog's clock orders them
+        ids.append(rp_id)
+    oldest, middle, newest = ids
+    listed = admin_json(stack, "recovery-points", "--vault", vault.name, "--instance", "db-1")
+    assert [rp["id"] for rp in listed] == [newest, middle, oldest]
+    assert {(rp["instance_name"], rp["state"], rp["files"]) for rp in listed} == {("db-1", "committed", 2)}
+    human = admin(stack, "recovery-points", "--vault", vault.vault_id)
+    assert human.returncode == 0 and all(rp_id in human.stdout for rp_id in ids)
+
+    deleted = admin(stack, "delete", "--vault", vault.name, oldest)
+    assert deleted.returncode == 0 and "can be undeleted until" in deleted.stdout
+    states = {rp["id"]: rp["state"] for rp in admin_json(stack, "recovery-points", "--vault", vault.name)}
+    assert states == {oldest: "deleted", middle: "committed", newest: "committed"}
+    assert admin_json(stack, "undelete", "--vault", vault.name, oldest, key=vault.admin_key)["state"] == "committed"
+
+    answer = admin_json(stack, "policy", "set", "--vault", vault.name, "--instance", "db-1", "--last", "1")
+    assert answer["applied"]["expired"] >= 1
+    committed = {rp["id"] for rp in admin_json(stack, "recovery-points", "--vault", vault.name, "--state", "committed")}
+    assert newest in committed and middle not in committed  # the newest is always kept
+    report = admin_json(stack, "usage", "--vault", vault.name)
+    assert report["protected_instances"] == 1
+
+
+def test_a_poison_message_is_listed_and_replayed(stack, fresh) -> None:
+    vault, machine = fresh
+    rp_id, pack_name, pack = machine.backup(upload_pack=False)  # the catalog must refuse it
+    machine.wait_for(rp_id, "rejected")
+    deadline = time.monotonic() + 150
+    while not (poisoned := [m for m in admin_json(stack, "poison", "list") if rp_id in m["body_preview"]]):
+        assert time.monotonic() < deadline, "the rejected commit never reached the poison queue"
+        time.sleep(2)
+    message_id = f"{poisoned[0]['queue']}/{poisoned[0]['message_id']}"
+    assert poisoned[0]["queue"] == "commits"
+    assert message_id in admin(stack, "poison", "list").stdout
+
+    machine.upload(machine.api.post("/api/backup-sessions"), pack_name, pack)  # fix the cause
+    replayed = admin(stack, "poison", "replay", message_id)
+    assert replayed.returncode == 0 and "Replayed" in replayed.stdout
+    machine.wait_for(rp_id, "committed")
+    assert rp_id not in json.dumps(admin_json(stack, "poison", "list"))
+
+
+def test_the_credentials_file_registers_backup_agent(stack, tmp_path: Path) -> None:
     try:
         import agent_client.cli  # noqa: F401
     except ImportError:
         pytest.skip("backup-agent (agent_client.cli) is not written yet")
-    created = _create(stack, tmp_path, "--redundancy", "LRS")
-    agent_env = _env(stack, BACKUP_AGENT_HOME=str(tmp_path / "home"), BACKUP_AGENT_PASSPHRASE="correct horse battery staple")
-
-    def run_agent(*args: str) -> dict:
-        result = subprocess.run([str(agent), *args, "--json"], env=agent_env, capture_output=True, text=True, timeout=300)
+    vault = _create(stack, tmp_path)
+    # A machine has only the credentials file: no BACKUP_API_URL, no admin key.
+    agent_env = {**{k: v for k, v in os.environ.items() if not k.startswith("BACKUP_")},
+                 "BACKUP_AGENT_HOME": str(tmp_path / "home"), "BACKUP_AGENT_PASSPHRASE": "correct horse battery staple"}
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "notes.txt").write_text("hello\n")
+    backed_up = None
+    for args in (("register", "--vault-credentials", str(vault.credentials_file), "--name", "laptop"),
+                 ("backup", str(tmp_path / "data"))):
+        result = subprocess.run([str(BIN / "backup-agent"), *args, "--json"], env=agent_env,
+                                capture_output=True, text=True, timeout=300)
         assert result.returncode == 0, result.stderr
-        return json.loads(result.stdout)
-
-    run_agent("register", "--vault-credentials", str(created.credentials_file), "--name", "laptop")
-    source = tmp_path / "data"
-    source.mkdir()
-    ids = []
-    for n in range(3):
-        (source / "file.txt").write_text(f"version {n}\n")
-        ids.append(run_agent("backup", str(source))["recovery_point_id"])
-    # The catalog works from a queue; wait until it has cataloged all three.
-    for _ in range(120):
-        listed = admin_json(stack, "recovery-points", "--vault", created.name, "--state", "committed")
-        if len(listed) == 3:
-            break
+        backed_up = json.loads(result.stdout)
+    assert [i["name"] for i in admin_json(stack, "instances", "--vault", vault.name)] == ["laptop"]
+    deadline = time.monotonic() + 90
+    while not (listed := admin_json(stack, "recovery-points", "--vault", vault.name, "--state", "committed")):
+        assert time.monotonic() < deadline, "the backup was never cataloged"
         time.sleep(1)
-    assert sorted(rp["id"] for rp in listed) == sorted(ids)
-    assert all(rp["instance_name"] == "laptop" for rp in listed)
-
-    oldest, newest = ids[0], ids[-1]
-    deleted = admin_json(stack, "delete", "--vault", created.name, oldest)
-    assert deleted["state"] == "deleted"
-    states = {rp["id"]: rp["state"] for rp in admin_json(stack, "recovery-points", "--vault", created.name)}
-    assert states[oldest] == "deleted"
-    assert admin_json(stack, "undelete", "--vault", created.name, oldest)["state"] == "committed"
-
-    applied = admin_json(stack, "policy", "set", "--vault", created.name, "--last", "1")["applied"]
-    assert applied["expired"] >= 1
-    committed = admin_json(stack, "recovery-points", "--vault", created.name, "--state", "committed")
-    assert newest in {rp["id"] for rp in committed}  # the newest is always kept
-    assert ids[1] not in {rp["id"] for rp in committed}
+    assert [(rp["id"], rp["instance_name"]) for rp in listed] == [(backed_up["recovery_point_id"], "laptop")]
