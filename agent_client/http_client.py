@@ -11,11 +11,19 @@ import urllib3
 from agent_client.errors import NotFoundError, ServiceError, ServiceUnreachableError
 
 
+def api_root(url: str) -> str:
+    """The API root, ending in /api: $BACKUP_API_URL may be given with or without it."""
+    url = url.rstrip("/")
+    return url if url.endswith("/api") else url + "/api"
+
+
 class JsonHttpClient:
-    """Calls `<base_url>/<path>` with a bearer token; returns decoded JSON or raises."""
+    """Calls `<api root>/<path>` with a bearer token; returns decoded JSON or raises.
+
+    Paths are relative to the API root; a leading `/api/` is accepted and ignored."""
 
     def __init__(self, base_url: str, token: str | None, timeout: float = 60.0, retries: int = 3) -> None:
-        self._base_url = base_url.rstrip("/")
+        self._base_url = api_root(base_url)
         self._token = token
         self._pool = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=5.0, read=timeout),
@@ -27,7 +35,7 @@ class JsonHttpClient:
         )
 
     def request(self, method: str, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        url = f"{self._base_url}/{path.lstrip('/')}"
+        url = f"{self._base_url}/{path.lstrip('/').removeprefix('api/')}"
         headers = {"Accept": "application/json"}
         if self._token:
             headers["Authorization"] = f"Bearer {self._token}"
