@@ -44,7 +44,8 @@ def record_usage(rt, event: UsageEvent) -> None:
     """
     day = as_utc(event.occurred_at).date()
     doc_id = day_id(event.instance_id, day)
-    if event.kind != "purged" and _applied(rt.catalog.usage.find(event.vault_id, doc_id), event):
+    doc = None if event.kind == "purged" else rt.catalog.usage.find(event.vault_id, doc_id)
+    if _applied(doc, event):
         return
     vault = rt.catalog.vaults.find(event.vault_id, event.vault_id)
     if vault is None or vault.get("type") != "vault":
@@ -54,18 +55,17 @@ def record_usage(rt, event: UsageEvent) -> None:
     if event.kind == "purged":
         return  # it only changes what is stored
     while True:
-        doc = rt.catalog.usage.find(event.vault_id, doc_id)
-        if _applied(doc, event):
-            return
         updated = _with_event(doc or _empty_day(event, doc_id, day), event)
         try:
             if doc is None:
                 rt.catalog.usage.create(updated)
             else:
-                rt.catalog.usage.replace(updated, doc["_etag"])
+                rt.catalog.usage.replace(updated, doc["_etag"])  # fails if anything wrote since the read
             return
         except Conflict:  # also PreconditionFailed: another delivery wrote first; look again
-            continue
+            doc = rt.catalog.usage.find(event.vault_id, doc_id)
+            if _applied(doc, event):
+                return
 
 
 def _applied(doc: dict | None, event: UsageEvent) -> bool:
