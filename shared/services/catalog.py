@@ -32,7 +32,9 @@ def catalog_commit(rt, message: CommitMessage) -> str:
         pack_refs.add_refs(rt, vault["id"], rp["id"], packs)
         new_packs = 0
         for declared in manifest.packs:
-            new_packs += pack_refs.touch_pack(rt, vault["id"], declared.name.removeprefix("packs/"), declared.size)
+            new_packs += pack_refs.touch_pack(
+                rt, vault["id"], declared.name.removeprefix("packs/"), declared.size, rp["id"]
+            )
         # Existence is checked after the touch: a pack the collector deletes after this point
         # would have had to pass the touch's ETag first.
         check_blobs(rt, container_name(vault["id"]), manifest)

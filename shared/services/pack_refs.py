@@ -48,11 +48,13 @@ def ref_count(rt, vault_id: str, pack: str) -> int:
     return int(counts[0]) if counts else 0
 
 
-def touch_pack(rt, vault_id: str, pack: str, size: int) -> bool:
+def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str) -> bool:
     """Marks the pack live and referenced now, creating its document if absent.
 
     An ETag-conditional write, so it is ordered against the collector's switch to `deleting`.
-    Returns True if this call created the document. Raises PackDeleting.
+    Returns True if the document was created for this recovery point, by this call or by an
+    earlier delivery of the same commit (the document records who created it), so that a
+    redelivered commit meters its new packs exactly once. Raises PackDeleting.
     """
     while True:
         doc = rt.catalog.packs.find(vault_id, pack)
@@ -61,7 +63,7 @@ def touch_pack(rt, vault_id: str, pack: str, size: int) -> bool:
             try:
                 rt.catalog.packs.create({
                     "id": pack, "vault_id": vault_id, "type": "pack", "size": size, "state": "live",
-                    "created": now, "last_ref_at": now, "condemned_at": None,
+                    "created": now, "created_by": rp_id, "last_ref_at": now, "condemned_at": None,
                 })
                 return True
             except Conflict:
@@ -70,6 +72,6 @@ def touch_pack(rt, vault_id: str, pack: str, size: int) -> bool:
             raise PackDeleting(pack)
         try:
             rt.catalog.packs.replace({**doc, "state": "live", "condemned_at": None, "last_ref_at": now}, doc["_etag"])
-            return False
+            return doc.get("created_by") == rp_id
         except PreconditionFailed:
             continue
