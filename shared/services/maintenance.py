@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from shared.services.garbage_collection import collect_garbage
+from shared.services.metering import refresh_stored
 from shared.services.purge import purge_expired
 from shared.services.retention_run import apply_retention
 from shared.services.vaults import all_vault_ids
@@ -25,6 +26,8 @@ def run_maintenance(rt) -> dict:
                 "purged": purge_expired(rt, vault),
                 "garbage": collect_garbage(rt, vault),
             }
+            # Sweeps send no usage event; refreshing here also gives every day a stored figure.
+            refresh_stored(rt, vault)
         except Exception:  # noqa: BLE001 - isolate vaults from each other
             log.exception("maintenance of vault %s failed", vault_id)
             report[vault_id] = {"error": "failed"}
