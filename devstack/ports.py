@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterable, Mapping
 
 from devstack.errors import StackError
@@ -38,6 +39,16 @@ def is_free(port: int) -> bool:
     return True
 
 
+def becomes_free(port: int, wait_seconds: float) -> bool:
+    """Whether port is free, or frees up within wait_seconds."""
+    deadline = time.monotonic() + wait_seconds
+    while not is_free(port):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def free_port(excluded: Iterable[int] = ()) -> int:
     """A port the OS reports free on 127.0.0.1, not one of excluded."""
     excluded = set(excluded)
@@ -61,8 +72,12 @@ def _requested(key: str, environ: Mapping[str, str]) -> int | None:
 
 
 def plan_ports(live: Mapping[str, int], remembered: Mapping[str, int], preferred: Mapping[str, int],
-               environ: Mapping[str, str] = os.environ) -> dict[str, int]:
-    """A port for every key: live services keep theirs; a demanded port must be free."""
+               environ: Mapping[str, str] = os.environ, remembered_wait: float = 3.0) -> dict[str, int]:
+    """A port for every key: live services keep theirs; a demanded port must be free.
+
+    A service that died keeps its port if that frees up within remembered_wait seconds: the
+    sockets of a killed server linger briefly while its clients' connections close.
+    """
     plan: dict[str, int] = dict(live)
     for key in DEFAULT_PORTS:
         if key in plan:
@@ -73,7 +88,11 @@ def plan_ports(live: Mapping[str, int], remembered: Mapping[str, int], preferred
                 raise StackError(f"port {demanded} ({port_variable(key)}) is already in use on 127.0.0.1")
             plan[key] = demanded
             continue
-        candidates = (remembered.get(key), preferred.get(key), DEFAULT_PORTS[key])
+        old = remembered.get(key)
+        if old and old not in plan.values() and becomes_free(old, remembered_wait):
+            plan[key] = old
+            continue
+        candidates = (preferred.get(key), DEFAULT_PORTS[key])
         chosen = next((port for port in candidates if port and port not in plan.values() and is_free(port)), None)
         plan[key] = chosen if chosen is not None else free_port(excluded=plan.values())
     return plan

@@ -23,15 +23,21 @@ def _cmdline(pid: int) -> list[str] | None:
 
 
 def is_alive(pid: int) -> bool:
-    """Whether pid is a live process (an exited child waiting to be reaped is not)."""
+    """Whether pid is a live process; one that has wholly exited but awaits reaping is not."""
     child = _children.get(pid)
-    if child is not None and child.poll() is not None:
-        return False
+    if child is not None:
+        return child.poll() is None
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return False
-    return state not in ("Z", "X")
+    if state not in ("Z", "X"):
+        return True
+    # A zombie leader's other threads may still be exiting, holding the process's sockets.
+    try:
+        return len(os.listdir(f"/proc/{pid}/task")) > 1
+    except OSError:
+        return False
 
 
 class ServiceProcess:
@@ -78,7 +84,8 @@ class ServiceProcess:
                 time.sleep(0.05)
             if is_alive(pid):
                 self._signal(pid, signal.SIGKILL)
-                while is_alive(pid):
+                deadline = time.monotonic() + 10
+                while is_alive(pid) and time.monotonic() < deadline:
                     time.sleep(0.05)
             _children.pop(pid, None)
         self.pid_file.unlink(missing_ok=True)

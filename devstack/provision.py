@@ -6,6 +6,9 @@ import warnings
 
 from azure.core.exceptions import ResourceExistsError
 
+# The loopback Cosmos server's certificate is self-signed; verification is off for it alone.
+warnings.filterwarnings("ignore", message="Unverified HTTPS request is being made to host '127.0.0.1'")
+
 # docs/design.md, "Queues" and "Cosmos DB containers".
 QUEUES = ("commits", "replication", "metering")
 PARTITION_KEY_PATH = "/vault_id"
@@ -37,11 +40,8 @@ def provision_cosmos(endpoint: str, key: str, database: str) -> None:
     """Create the database and its containers, all partitioned by /vault_id."""
     from azure.cosmos import CosmosClient, PartitionKey
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the loopback server's certificate is self-signed
-        client = CosmosClient(endpoint, credential=key, connection_verify=False)
-        db = client.create_database_if_not_exists(database)
-        for name, ttl in CONTAINERS.items():
-            options = {"default_ttl": ttl} if ttl else {}
-            db.create_container_if_not_exists(id=name, partition_key=PartitionKey(path=PARTITION_KEY_PATH),
-                                              **options)
+    client = CosmosClient(endpoint, credential=key, connection_verify=False)
+    db = client.create_database_if_not_exists(database)
+    for name, ttl in CONTAINERS.items():
+        options = {"default_ttl": ttl} if ttl else {}
+        db.create_container_if_not_exists(id=name, partition_key=PartitionKey(path=PARTITION_KEY_PATH), **options)

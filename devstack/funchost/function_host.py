@@ -68,10 +68,11 @@ class FunctionHost:
     def stop(self) -> None:
         """Stop triggering; waits for the invocations in progress."""
         self.state = "Stopping"
-        for listener in self.listeners.values():
-            listener.stop()
-        for timer in self.timers.values():
-            timer.stop()
+        triggers = [*self.listeners.values(), *self.timers.values()]
+        for trigger in triggers:
+            trigger.request_stop()
+        for trigger in triggers:
+            trigger.wait_stopped()
         self.state = "Stopped"
 
     def invoke_on_demand(self, name: str, input_text: str) -> None:

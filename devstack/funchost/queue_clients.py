@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from azure.storage.queue import QueueClient
+from azure.storage.queue import LinearRetry, QueueClient
 
 from devstack.funchost.app_settings import AppSettingError
 
@@ -37,8 +37,10 @@ def queue_client(conn_str: str, queue_name: str) -> QueueClient:
         queue_name,
         message_encode_policy=None,
         message_decode_policy=None,
+        # A few quick retries: in an outage a settle fails within seconds and the message reappears.
+        retry_policy=LinearRetry(backoff=1, random_jitter_range=0.5, retry_total=3),
         connection_timeout=5,
-        read_timeout=60,
+        read_timeout=20,
     )
 
 

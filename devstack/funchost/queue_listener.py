@@ -9,6 +9,7 @@ import threading
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.functions.queue import QueueMessage
 from azure.storage.queue import QueueMessage as StoredMessage
 
@@ -21,6 +22,8 @@ from devstack.funchost.queue_clients import connection_string, decode_body, queu
 log = logging.getLogger("funchost.queue")
 
 MIN_POLLING_INTERVAL = 0.1
+# A stop waits this long for a receive in progress; an abandoned one's messages reappear later.
+POLL_JOIN_SECONDS = 5.0
 
 
 def _one_line(exc: BaseException) -> str:
@@ -54,12 +57,15 @@ class QueueListener:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop polling, then wait for the messages already received to finish."""
+    def request_stop(self) -> None:
+        """Stop polling (returns at once)."""
         self._stopping.set()
         with self._capacity:
             self._capacity.notify_all()
-        self._thread.join()
+
+    def wait_stopped(self) -> None:
+        """Wait for the poll in progress (a little) and for the messages already received (fully)."""
+        self._thread.join(POLL_JOIN_SECONDS)
         self._workers.shutdown(wait=True)
 
     def run_with_body(self, body: bytes) -> None:
@@ -82,7 +88,10 @@ class QueueListener:
                 for message in messages:
                     with self._capacity:
                         self._in_flight += 1
-                    self._workers.submit(self._handle, message)
+                    try:
+                        self._workers.submit(self._handle, message)
+                    except RuntimeError:
+                        return  # stopped meanwhile: the message reappears when its lease ends
                 continue
             self._stopping.wait(interval)
             interval = min(interval * 2, self._options.max_polling_interval)
@@ -92,9 +101,15 @@ class QueueListener:
             pages = self._queue.receive_messages(
                 messages_per_page=self._options.batch_size,
                 visibility_timeout=self._lease_seconds,
-                retry_total=0,
+                retry_total=0,  # the poll loop is the retry
+                read_timeout=10,
             ).by_page()
             messages = list(next(pages, []))
+        except ResourceNotFoundError:
+            if not self._unreachable:
+                log.warning("queue %s for function %s does not exist; still polling", self.queue_name, self.spec.name)
+            self._unreachable = True
+            return []
         except Exception as exc:  # noqa: BLE001 - an outage must not stop the listener
             if not self._unreachable:
                 log.warning("queue %s for function %s is unavailable, still polling: %s",

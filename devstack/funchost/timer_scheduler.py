@@ -41,9 +41,12 @@ class TimerScheduler:
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop scheduling and wait for a running invocation to finish."""
+    def request_stop(self) -> None:
+        """Stop scheduling (returns at once)."""
         self._stopping.set()
+
+    def wait_stopped(self) -> None:
+        """Wait for a running invocation to finish."""
         self._thread.join()
         with self._running:
             pass
