@@ -43,6 +43,12 @@ class ChunkCodec:
         self._zstd_level = zstd_level
         self._local = threading.local()
 
+    @property
+    def chunker_seed(self) -> int:
+        """The vault's FastCDC gear-table seed, derived from the chunk-id key (never stored)."""
+        digest = blake3.blake3(b"backup-agent fastcdc seed v1", key=self._id_key).digest()
+        return int.from_bytes(digest[:8], "little") % (1 << 62) or 1
+
     def chunk_id(self, plaintext: bytes | memoryview) -> bytes:
         return blake3.blake3(plaintext, key=self._id_key).digest()
 

@@ -64,4 +64,5 @@ class PackDraft:
 
     def finish(self) -> FinishedPack:
         pack_bytes = b"".join([*self.parts, serialize_trailer(self.entries)])
+        self.parts.clear()  # the draft outlives this call (the executor holds it): keep one copy only
         return FinishedPack(pack_blob_name(hashlib.sha256(pack_bytes).hexdigest()), pack_bytes, self.entries)

@@ -13,11 +13,6 @@ from agent_client.keys import MasterKeys, new_key_id, unwrap_master_keys, wrap_m
 PASSPHRASE = "a passphrase long enough"
 
 
-@pytest.fixture(autouse=True)
-def cheap_scrypt(monkeypatch):
-    monkeypatch.setattr(keys, "SCRYPT_N", 1 << 15)
-
-
 def test_wrap_then_unwrap_gives_the_same_master_keys():
     master_keys, key_id = MasterKeys.generate(), new_key_id()
     blob = wrap_master_keys(master_keys, PASSPHRASE, key_id)
