@@ -30,6 +30,12 @@ def problem() -> str | None:
     return None
 
 
+def _json_document(stdout: str) -> dict:
+    """The one JSON document of `--json`, skipping lines a wrapper (a profiler) may print around it."""
+    start = 0 if stdout.startswith("{") else stdout.find("\n{") + 1
+    return json.JSONDecoder().raw_decode(stdout[start:])[0]
+
+
 class Ours:
     """One vault and one registered machine on the stack; restores and verifies the newest backup."""
 
@@ -43,9 +49,13 @@ class Ours:
         self.container: str | None = None
         self.recovery_point: str | None = None
         self.last_summary: dict = {}
+        self.measured_prefix: list[str] = []  # e.g. a profiler wrapping only the measured commands
 
     def _agent(self, *arguments: str) -> list[str]:
         return [str(BIN_DIR / "backup-agent"), *arguments]
+
+    def _measured(self, *arguments: str) -> Run:
+        return run_measured([*self.measured_prefix, *self._agent(*arguments)], env=self.env).check()
 
     def setup(self) -> None:
         self.teardown()
@@ -59,8 +69,8 @@ class Ours:
                   env=self.env)
 
     def backup(self, source: Path) -> Run:
-        run = run_measured(self._agent("backup", str(source), "--json"), env=self.env).check()
-        self.last_summary = json.loads(run.stdout)
+        run = self._measured("backup", str(source), "--json")
+        self.last_summary = _json_document(run.stdout)
         self.recovery_point = self.last_summary["recovery_point_id"]
         self._await_committed()  # untimed: the catalog's work must not overlap the next measurement
         return run
@@ -78,11 +88,10 @@ class Ours:
         raise CommandFailed(f"recovery point {self.recovery_point} not committed after {_COMMIT_TIMEOUT_SECONDS} s")
 
     def restore(self, target: Path) -> Run:
-        return run_measured(self._agent("restore", self.recovery_point, "--target", str(target), "--json"),
-                            env=self.env).check()
+        return self._measured("restore", self.recovery_point, "--target", str(target), "--json")
 
     def verify(self) -> Run:
-        return run_measured(self._agent("verify", self.recovery_point, "--json"), env=self.env).check()
+        return self._measured("verify", self.recovery_point, "--json")
 
     def stored_bytes(self) -> int:
         return container_bytes(self.storage, self.container) if self.container else 0
