@@ -88,10 +88,14 @@ def get_recovery_point(rt, principal: Principal, rp_id: str, vault_ident: str | 
     return public_view(find_recovery_point(rt, vault_id, rp_id), instance_names(rt, vault_id))
 
 
-def soft_delete(rt, principal: Principal, rp_id: str, vault_ident: str | None) -> dict:
+def _administered(rt, principal: Principal, rp_id: str, vault_ident: str | None) -> tuple[str, dict]:
     principal.require("operator", "vault_admin")
     vault_id = caller_vault_id(rt, principal, vault_ident)
-    rp = find_recovery_point(rt, vault_id, rp_id)
+    return vault_id, find_recovery_point(rt, vault_id, rp_id)
+
+
+def soft_delete(rt, principal: Principal, rp_id: str, vault_ident: str | None) -> dict:
+    _, rp = _administered(rt, principal, rp_id, vault_ident)
     if rp["state"] == "deleted":
         return public_view(rp)
     if rp["state"] != "committed":
@@ -101,9 +105,7 @@ def soft_delete(rt, principal: Principal, rp_id: str, vault_ident: str | None) -
 
 
 def undelete(rt, principal: Principal, rp_id: str, vault_ident: str | None) -> dict:
-    principal.require("operator", "vault_admin")
-    vault_id = caller_vault_id(rt, principal, vault_ident)
-    rp = find_recovery_point(rt, vault_id, rp_id)
+    vault_id, rp = _administered(rt, principal, rp_id, vault_ident)
     if rp["state"] == "committed":
         return public_view(rp)
     if rp["state"] != "deleted":
