@@ -59,6 +59,8 @@ def operator_key(state_dir: Path) -> str:
 def app_settings(ports: Mapping[str, int], key: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The function app's settings on this stack (the Values of local.settings.json)."""
     return {
+        # The host's own storage, which Core Tools' local.settings.json always names.
+        "AzureWebJobsStorage": storage_connection_string(ports, "primary"),
         "PRIMARY_STORAGE": storage_connection_string(ports, "primary"),
         "SECONDARY_STORAGE": storage_connection_string(ports, "secondary"),
         "COSMOS_ENDPOINT": cosmos_endpoint(ports),

@@ -80,6 +80,15 @@ def test_up_twice_changes_nothing(sample_stack):
     assert (sample_stack.state_dir / "env").stat().st_mtime_ns == env_mtime
 
 
+def test_restart_functions_replaces_only_the_host(sample_stack):
+    before = sample_stack.status()
+    sample_stack.restart_functions()
+    after = sample_stack.status()
+    assert after["functions"] not in (None, before["functions"])
+    assert {name: pid for name, pid in after.items() if name != "functions"} == \
+        {name: pid for name, pid in before.items() if name != "functions"}
+
+
 def test_killing_storage_primary_leaves_the_others_and_up_restarts_only_it(sample_stack, records):
     before = sample_stack.status()
     ports = sample_stack.ports()
