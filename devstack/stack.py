@@ -1,4 +1,4 @@
-"""Runs the local stack: starts, provisions, reports and stops its services (`python -m devstack.stack up|down|status`)."""
+"""Runs the local stack: starts, provisions, reports and stops its services (`python -m devstack.stack`)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from urllib.parse import parse_qsl, urlsplit
 import azure.functions as func
 
 from devstack.funchost.function_host import FunctionHost, NotInvocableError, UnknownFunctionError
+from devstack.funchost.invoker import ON_DEMAND_REASON
 
 log = logging.getLogger("funchost.http")
 
@@ -128,7 +129,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             headers=headers, params=params, route_params=route_params, body=body,
         )
         try:
-            response = _as_response(host.invoker.invoke(spec, request, reason="This function was programmatically called via the host APIs."))
+            result = host.invoker.invoke(spec, request, reason=ON_DEMAND_REASON)
+            response = _as_response(result)
         except Exception:  # noqa: BLE001 - the client gets a generic 500, the log the traceback
             log.exception("function %s failed on %s %s", spec.name, self.command, split.path)
             self._send_json(500, {"error": "internal server error"})

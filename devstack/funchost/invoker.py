@@ -19,6 +19,9 @@ from devstack.funchost.queue_clients import connection_string, encode_body, queu
 
 log = logging.getLogger("funchost.invoker")
 
+# The reason the Functions host logs for HTTP and admin-API invocations.
+ON_DEMAND_REASON = "This function was programmatically called via the host APIs."
+
 
 class OutputValue(func.Out):
     """The value a function sets on one of its output bindings."""

@@ -16,7 +16,7 @@ from azure.storage.queue import QueueMessage as StoredMessage
 from devstack.funchost.app_loader import FunctionSpec
 from devstack.funchost.app_settings import resolve_references
 from devstack.funchost.host_config import HostConfig
-from devstack.funchost.invoker import Invoker
+from devstack.funchost.invoker import ON_DEMAND_REASON, Invoker
 from devstack.funchost.queue_clients import connection_string, decode_body, queue_client, send_text
 
 log = logging.getLogger("funchost.queue")
@@ -71,7 +71,7 @@ class QueueListener:
     def run_with_body(self, body: bytes) -> None:
         """Run the function once on body, outside the queue (the admin endpoint's invocation)."""
         message = QueueMessage(id="admin-invocation", body=body, dequeue_count=1)
-        self._invoker.invoke(self.spec, message, reason="This function was programmatically called via the host APIs.")
+        self._invoker.invoke(self.spec, message, reason=ON_DEMAND_REASON)
 
     def _poll(self) -> None:
         interval = MIN_POLLING_INTERVAL

@@ -12,7 +12,7 @@ from azure.functions.timer import TimerRequest
 
 from devstack.funchost.app_loader import FunctionSpec
 from devstack.funchost.app_settings import resolve_references
-from devstack.funchost.invoker import Invoker
+from devstack.funchost.invoker import ON_DEMAND_REASON, Invoker
 from devstack.funchost.ncrontab import Schedule
 
 log = logging.getLogger("funchost.timer")
@@ -51,7 +51,7 @@ class TimerScheduler:
         with self._running:
             pass
 
-    def fire(self, past_due: bool = False, reason: str = "This function was programmatically called via the host APIs.") -> None:
+    def fire(self, past_due: bool = False, reason: str = ON_DEMAND_REASON) -> None:
         """Run the function now (after any invocation in progress); raises what it raises."""
         with self._running:
             now = _utcnow()

@@ -25,7 +25,8 @@ def test_containers_are_partitioned_by_vault_and_sessions_expire_after_7_days(sa
     provision_cosmos(env["COSMOS_ENDPOINT"], env["COSMOS_KEY"], "backup")  # a second run changes nothing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        database = CosmosClient(env["COSMOS_ENDPOINT"], env["COSMOS_KEY"], connection_verify=False).get_database_client("backup")
+        client = CosmosClient(env["COSMOS_ENDPOINT"], env["COSMOS_KEY"], connection_verify=False)
+        database = client.get_database_client("backup")
         properties = {name: database.get_container_client(name).read() for name in CONTAINERS}
     assert set(CONTAINERS) == {"vaults", "instances", "recovery_points", "packs", "sessions", "usage"}
     assert all(p["partitionKey"]["paths"] == ["/vault_id"] for p in properties.values())
