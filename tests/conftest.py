@@ -42,6 +42,8 @@ def stack_control() -> Iterator[Stack]:
     lease = users / str(os.getpid())
     lease.touch()
     started_by_tests = local_stack.state_dir / "started-by-tests"
+    if not _other_live_sessions(users):
+        started_by_tests.unlink(missing_ok=True)  # whatever runs now was not started by a live session
     if not any(local_stack.status().values()):
         started_by_tests.touch()
     try:

@@ -40,6 +40,7 @@ class FunctionsServer(ThreadingHTTPServer):
     """A threading HTTP server that knows the function host and counts requests in progress."""
 
     daemon_threads = True
+    request_queue_size = 128  # the default backlog of 5 drops connections under parallel clients
 
     def __init__(self, address: tuple[str, int], host: FunctionHost) -> None:
         super().__init__(address, RequestHandler)
