@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.domain.pricing import Bill, InstanceUsage, MonthUsage, PriceTable, estimate_bill
 from shared.errors import ServiceError
@@ -21,6 +21,14 @@ _SUMMED = ("backups", "restores", "restore_bytes", "egress_bytes", "replicated_b
 class UsageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     month: str | None = Field(default=None, pattern=r"^\d{4}-(0[1-9]|1[0-2])$")  # None: this month
+
+    @field_validator("month")
+    @classmethod
+    def _representable(cls, value: str | None) -> str | None:
+        # The report reads the day after the month's end: 9999-12 has none, and there is no year 0.
+        if value is not None and not "0001" <= value[:4] <= "9998":
+            raise ValueError("month must be between 0001-01 and 9998-12")
+        return value
 
 
 def month_report(rt, principal: Principal, vault_ident: str, query: UsageQuery) -> dict:
