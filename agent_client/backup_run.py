@@ -91,6 +91,7 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         pipeline.abort()
         raise
     counts = scan.counts
+    tree_chunk_ids = [future.result() for future in tree_ids]
     summary = CommitSummary(
         files=counts.files, dirs=counts.dirs, bytes=counts.bytes, files_new=counts.files_new,
         files_changed=counts.files_changed, files_unchanged=counts.files_unchanged, bytes_read=counts.bytes_read,
@@ -100,8 +101,9 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         recovery_point_id=session.recovery_point_id, instance_id=context.config.instance_id,
         hostname=socket.gethostname(), client_time=utc_now().isoformat(),
         sources=[os.fsdecode(s) for s in sources] or [f"<stdin> as {request.stdin_name}"],
-        tree_chunks=[future.result().hex() for future in tree_ids], tree_entries=tree_writer.entry_count,
+        tree_chunks=[chunk_id.hex() for chunk_id in tree_chunk_ids], tree_entries=tree_writer.entry_count,
         tree_length=tree_writer.stream_length, summary=summary.model_dump(),
+        tree_locations=[_location(index, chunk_id) for chunk_id in tree_chunk_ids],
     )
     packs = _referenced_packs(index, pipeline.referenced_packs | scan.referenced_packs | set(stats.session_packs))
     written = write_recovery_point(vault_blobs, opened.master_keys, opened.key_id, session, document, packs, summary)
@@ -144,6 +146,13 @@ def _previous_entries(context: AgentContext, vault_blobs: VaultBlobs, codec: Chu
         context.progress.note(f"warning: cannot read the previous recovery point {recovery_point_id} ({exc}); reading every file")
         return
     yield from iter_snapshot_entries(vault_blobs, codec, index, document)
+
+
+def _location(index: ChunkIndex, chunk_id: bytes) -> list:
+    location = index.locate(chunk_id)
+    if location is None:
+        raise AssertionError(f"tree chunk {chunk_id.hex()} was stored in no pack")
+    return [location.pack_name, location.offset, location.length]
 
 
 def _referenced_packs(index: ChunkIndex, names: set[str]):

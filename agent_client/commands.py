@@ -118,6 +118,8 @@ def verify(arguments: argparse.Namespace) -> None:
               f"{report.chunks} chunks, {_size(report.bytes_downloaded)} checked in {report.seconds:.1f} s")
     for path in report.damaged_paths:
         print(f"backup-agent: damaged: {path}", file=sys.stderr)
+    for pack_name, reason in report.damaged_packs.items():
+        print(f"backup-agent: damaged: {pack_name}: {reason}", file=sys.stderr)
     raise_for_damage(report)
 
 

@@ -31,6 +31,7 @@ class RestoreReport:
     damaged: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
+    damaged_packs: dict[str, str] = field(default_factory=dict)
 
 
 class PathSelection:
@@ -59,7 +60,7 @@ def run_restore(context: AgentContext, recovery_point_id: str, target: str, incl
                 from_secondary: bool = False) -> RestoreReport:
     started = time.monotonic()
     opened = open_recovery_point(context, recovery_point_id, from_secondary, trust_cached_trailers=False)
-    report = RestoreReport(recovery_point_id, target)
+    report = RestoreReport(recovery_point_id, target, damaged_packs=dict(opened.index.unreadable_packs))
     run = _RestoreRun(context, opened, TargetTree(target), report)
     selection = PathSelection(includes)
     try:
@@ -84,6 +85,9 @@ def raise_for_problems(report: RestoreReport) -> None:
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         what = "damaged data" if report.damaged else "unsafe paths"
         raise IntegrityError(f"{len(paths)} path(s) not restored because of {what}: {shown}", paths)
+    if report.damaged_packs:
+        pack_name, reason = next(iter(report.damaged_packs.items()))
+        raise IntegrityError(f"every restored file is intact, but pack {pack_name} of this recovery point is damaged: {reason}")
     if report.failed:
         raise BackupError(f"{len(report.failed)} path(s) could not be written: {report.failed[0]}")
 

@@ -40,10 +40,17 @@ class SnapshotDocument:
     tree_entries: int
     tree_length: int
     summary: dict = field(default_factory=dict)
+    # [pack name, offset, length] of each tree chunk: authenticated here, so the tree stays
+    # readable (and damaged files nameable) even when a pack's unauthenticated index is damaged.
+    tree_locations: list[list] = field(default_factory=list)
     version: int = SNAPSHOT_VERSION
 
     def tree_chunk_ids(self) -> list[bytes]:
         return [bytes.fromhex(chunk_hex) for chunk_hex in self.tree_chunks]
+
+    def tree_chunk_locations(self) -> list[tuple[bytes, tuple[str, int, int] | None]]:
+        locations = self.tree_locations if len(self.tree_locations) == len(self.tree_chunks) else []
+        return [(chunk_id, tuple(locations[n]) if locations else None) for n, chunk_id in enumerate(self.tree_chunk_ids())]
 
 
 def seal_snapshot(document: SnapshotDocument, master_keys: MasterKeys) -> bytes:

@@ -31,22 +31,21 @@ def iter_snapshot_entries(vault_blobs: VaultBlobs, codec: ChunkCodec, index: Chu
 
 def _tree_pieces(vault_blobs: VaultBlobs, codec: ChunkCodec, index: ChunkIndex,
                  document: SnapshotDocument) -> Iterator[bytes]:
-    def fetch(chunk_id: bytes) -> bytes:
-        location = index.locate(chunk_id)
-        if location is None:
+    def fetch(chunk_id: bytes, recorded: tuple[str, int, int] | None) -> bytes:
+        located = index.locate(chunk_id)
+        pack_name, offset, length = recorded or (located and (located.pack_name, located.offset, located.length)) or (None, 0, 0)
+        if pack_name is None:
             raise _TreeChunkError(f"tree chunk {chunk_id.hex()} is in no readable pack")
         try:
-            sealed = vault_blobs.get_range(location.pack_name, location.offset, location.length)
-            return codec.open(chunk_id, ChunkKind.TREE, sealed)
+            return codec.open(chunk_id, ChunkKind.TREE, vault_blobs.get_range(pack_name, offset, length))
         except (ChunkDamagedError, BlobNotFoundError) as exc:
-            raise _TreeChunkError(f"tree chunk {chunk_id.hex()} in {location.pack_name}: {exc}") from None
+            raise _TreeChunkError(f"tree chunk {chunk_id.hex()} in {pack_name}: {exc}") from None
 
     with ThreadPoolExecutor(_READ_AHEAD, thread_name_prefix="tree-read") as pool:
         pending: deque = deque()
-        chunk_ids = iter(document.tree_chunk_ids())
         try:
-            for chunk_id in chunk_ids:
-                pending.append(pool.submit(fetch, chunk_id))
+            for chunk_id, recorded in document.tree_chunk_locations():
+                pending.append(pool.submit(fetch, chunk_id, recorded))
                 if len(pending) >= _READ_AHEAD:
                     yield pending.popleft().result()
             while pending:

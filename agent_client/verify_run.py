@@ -30,10 +30,11 @@ class VerifyReport:
     seconds: float = 0.0
     damaged_paths: list[str] = field(default_factory=list)
     damaged_packs: dict[str, str] = field(default_factory=dict)
+    tree_damage: str | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.damaged_paths and not self.damaged_packs
+        return not self.damaged_paths and not self.damaged_packs and not self.tree_damage
 
 
 class _PackChecker:
@@ -107,8 +108,9 @@ def run_verify(context: AgentContext, recovery_point_id: str, from_secondary: bo
             report.files += 1
             if any(chunk_id not in checker.good_chunks for chunk_id in entry.chunk_ids()):
                 report.damaged_paths.append("/" + os.fsdecode(entry.path))
-    except IntegrityError as exc:
-        report.damaged_paths.append(str(exc))
+    except IntegrityError as exc:  # the tree breaks off: the files after the break cannot be named
+        report.damaged_paths.extend(exc.damaged_paths)
+        report.tree_damage = str(exc)
     report.seconds = round(time.monotonic() - started, 3)
     context.api.complete_restore(opened.session.session_id, report.bytes_downloaded)
     return report
@@ -117,6 +119,8 @@ def run_verify(context: AgentContext, recovery_point_id: str, from_secondary: bo
 def raise_for_damage(report: VerifyReport) -> None:
     if report.ok:
         return
+    if report.tree_damage:
+        raise IntegrityError(report.tree_damage, report.damaged_paths)
     if report.damaged_paths:
         shown = ", ".join(report.damaged_paths[:5])
         more = f" and {len(report.damaged_paths) - 5} more" if len(report.damaged_paths) > 5 else ""
