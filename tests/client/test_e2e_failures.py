@@ -1,0 +1,96 @@
+"""End to end: tampering, wrong passphrases, unknown recovery points, an unreachable service, SIGKILL mid-backup."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+
+import pytest
+
+from shared.formats.pack_index import FOOTER_SIZE
+
+from .e2e_support import Vault, random_files, restored
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture
+def backed_up(stack, tmp_path):
+    vault = Vault(stack, tmp_path)
+    alpha = vault.machine()
+    source = random_files(tmp_path / "source", 3, 700_000)
+    (source / "notes.txt").write_text("some notes\n" * 3000)
+    return vault, alpha, source, alpha.backup(source)["recovery_point_id"]
+
+
+def _assert_names_damage(result, source):
+    assert result.code == 7, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("backup-agent: error:")
+    assert str(source) in result.stderr or "snapshots/" in result.stderr
+
+
+@pytest.mark.parametrize("where", ["chunk", "index", "footer"])
+def test_a_flipped_pack_byte_fails_verify_and_restore_naming_the_file(backed_up, tmp_path, where):
+    vault, alpha, source, recovery_point_id = backed_up
+    pack = vault.blob_names("packs/")[0]
+    size = vault.blob_size(pack)
+    position = {"chunk": random.randrange(size // 2), "index": size - FOOTER_SIZE - 5, "footer": size - 3}[where]
+    vault.flip_byte(pack, position)
+    _assert_names_damage(alpha.run("verify", recovery_point_id), source)
+    target = tmp_path / "target"
+    _assert_names_damage(alpha.run("restore", recovery_point_id, "--target", str(target)), source)
+    for path in restored(target, source).glob("*") if restored(target, source).exists() else []:
+        assert path.read_bytes() == (source / path.name).read_bytes(), "no wrong byte is ever put in place"
+
+
+def test_a_flipped_snapshot_byte_fails_verify_and_restore(backed_up, tmp_path):
+    vault, alpha, source, recovery_point_id = backed_up
+    vault.flip_byte(f"snapshots/{recovery_point_id}", 30)
+    for result in (alpha.run("verify", recovery_point_id),
+                   alpha.run("restore", recovery_point_id, "--target", str(tmp_path / "t"))):
+        assert result.code == 7 and f"snapshots/{recovery_point_id}" in result.stderr
+
+
+def test_wrong_passphrase_is_one_clear_line(backed_up, tmp_path):
+    _, alpha, source, recovery_point_id = backed_up
+    for result in (alpha.run("restore", recovery_point_id, "--target", str(tmp_path / "t"),
+                             BACKUP_AGENT_PASSPHRASE="not the passphrase at all"),
+                   alpha.run("backup", str(source), BACKUP_AGENT_PASSPHRASE="not the passphrase at all")):
+        assert result.code == 3 and result.stderr == "backup-agent: error: wrong passphrase\n"
+    assert not (tmp_path / "t").exists() or not any((tmp_path / "t").rglob("*.bin"))
+
+
+def test_unknown_recovery_point_and_unreachable_service_are_one_line(backed_up, tmp_path):
+    _, alpha, _, _ = backed_up
+    unknown = alpha.run("restore", "f" * 32, "--target", str(tmp_path / "t"))
+    assert unknown.code == 6 and unknown.stderr.count("\n") == 1
+    unreachable = alpha.run("list", BACKUP_API_URL="http://127.0.0.1:9/api")
+    assert unreachable.code == 4 and unreachable.stderr.count("\n") == 1 and "cannot reach" in unreachable.stderr
+
+
+def test_sigkill_during_backup_then_backup_again_commits_exactly_one_recovery_point(stack, tmp_path):
+    vault = Vault(stack, tmp_path)
+    alpha = vault.machine()
+    source = random_files(tmp_path / "source", 12, 8 << 20)
+    process = alpha.popen("backup", str(source), "--json")
+    deadline = time.monotonic() + 60
+    while not vault.blob_names("packs/") and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    time.sleep(random.uniform(0, 0.5))
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    packs_after_kill = set(vault.blob_names("packs/"))
+    reused_bytes = sum(vault.blob_size(name) for name in packs_after_kill)
+    result = alpha.backup(source)
+    points = alpha.run("list", "--json").json()
+    assert [point["id"] for point in points] == [result["recovery_point_id"]]
+    manifest = json.loads(vault.container_client().download_blob(f"commits/{result['recovery_point_id']}").readall())
+    assert packs_after_kill <= {pack["name"] for pack in manifest["packs"]}, "what was uploaded is reused"
+    assert result["bytes_uploaded"] + reused_bytes < 1.02 * (96 << 20) + (1 << 20)
+    target = tmp_path / "target"
+    alpha.run("restore", result["recovery_point_id"], "--target", str(target), "--json").json()
+    for index in range(12):
+        name = f"part{index:02d}.bin"
+        assert (restored(target, source) / name).read_bytes() == (source / name).read_bytes()
