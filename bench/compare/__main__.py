@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
     parser.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR, help="path of make_dataset.py")
     parser.add_argument("--keep-stack", action="store_true", help="leave the benchmark's stack running")
+    parser.add_argument("--render", type=Path, metavar="RUN_JSON",
+                        help="only re-render latest.md from a recorded run-<size>.json")
     args = parser.parse_args(argv)
     unknown = set(args.tools.split(",")) - set(TOOL_KEYS)
     if unknown:
@@ -75,8 +77,11 @@ def _ours_peaks(results_dir: Path) -> dict[str, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.render:
+        print(write_report(json.loads(args.render.read_text()), args.results_dir))
+        return 0
     try:
-        from bench.compare import borg, ceilings, medians, ours, report, restic, targets
+        from bench.compare import borg, ceilings, medians, ours, restic
         from bench.compare.bench_stack import BenchStack
         from bench.compare.machine import describe
         from bench.compare.rounds import run_round
@@ -130,11 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                                                 concurrencies)
     shutil.rmtree(scratch, ignore_errors=True)
 
-    table = medians.cells(rounds)
+    measurements = [m for r in rounds for m in r.measurements]
     changed = rounds[0].mutation.get("changed_or_new_bytes") if rounds else None
-    best = {"upload": max((t.bytes / t.upload_seconds / 1e6 for t in transfers), default=None),
-            "download": max((t.bytes / t.download_seconds / 1e6 for t in transfers), default=None)}
-    rows = targets.rows(table, {key: value for key, value in best.items() if value}, changed)
     first = rounds[0] if rounds else None
     run = {
         "argv": sys.argv[1:] if argv is None else argv, "machine": machine, "rounds": len(rounds),
@@ -143,16 +145,31 @@ def main(argv: list[str] | None = None) -> int:
                     "bytes": first.source_before.bytes if first else 0, "changed_bytes": changed or 0},
         "ceilings": {"read_mb_s": median(r.read_bytes / r.read_seconds / 1e6 for r in rounds) if rounds else 0,
                      "transfers": [dataclasses.asdict(t) for t in transfers]},
-        "ours_peak_rss": medians.peak_rss(table, "ours"),
-        "measurements": [dataclasses.asdict(m) for r in rounds for m in r.measurements],
+        "ours_peak_rss": medians.peak_rss(medians.cells(measurements), "ours"),
+        "measurements": [dataclasses.asdict(m) for m in measurements],
         "mutation": first.mutation if first else {},
     }
     args.results_dir.mkdir(parents=True, exist_ok=True)
     (args.results_dir / f"run-{args.size}.json").write_text(json.dumps(run, indent=1))
-    markdown = report.render(run, rows, table, targets.rss_scaling(_ours_peaks(args.results_dir)))
-    (args.results_dir / "latest.md").write_text(markdown)
-    _say("\n" + markdown)
+    _say("\n" + write_report(run, args.results_dir))
     return 0
+
+
+def write_report(run: dict, results_dir: Path) -> str:
+    """Render a recorded run (the dict saved as run-<size>.json) into results_dir/latest.md."""
+    from bench.compare import medians, report, targets
+    from bench.compare.rounds import Measurement
+
+    table = medians.cells([Measurement(**fields) for fields in run["measurements"]])
+    transfers = run["ceilings"]["transfers"]
+    best = {"upload": max((t["bytes"] / t["upload_seconds"] / 1e6 for t in transfers), default=None),
+            "download": max((t["bytes"] / t["download_seconds"] / 1e6 for t in transfers), default=None)}
+    rows = targets.rows(table, {key: value for key, value in best.items() if value},
+                        run["dataset"]["changed_bytes"] or None)
+    markdown = report.render(run, rows, table, targets.rss_scaling(_ours_peaks(results_dir)))
+    results_dir.mkdir(parents=True, exist_ok=True)
+    (results_dir / "latest.md").write_text(markdown)
+    return markdown
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from statistics import median
 
-from bench.compare.rounds import Measurement, RoundResult
+from bench.compare.rounds import Measurement
 
 
 @dataclass
@@ -26,12 +26,11 @@ class Cell:
         return self.source_bytes / self.seconds / 1e6
 
 
-def cells(rounds: list[RoundResult]) -> dict[tuple[str, str], Cell | list[str]]:
+def cells(measurements: list[Measurement]) -> dict[tuple[str, str], Cell | list[str]]:
     """(tool, phase) -> Cell, or the notes of its failures when it never succeeded."""
     grouped: dict[tuple[str, str], list[Measurement]] = {}
-    for result in rounds:
-        for measurement in result.measurements:
-            grouped.setdefault((measurement.tool, measurement.phase), []).append(measurement)
+    for measurement in measurements:
+        grouped.setdefault((measurement.tool, measurement.phase), []).append(measurement)
     out: dict[tuple[str, str], Cell | list[str]] = {}
     for key, measurements in grouped.items():
         good = [m for m in measurements if m.seconds is not None]

@@ -52,6 +52,8 @@ METRICS = (
     Metric("no-change backup, s", _phase("no-change", "seconds"), False, 1.0),
     Metric("full restore, MB/s", _phase("restore", "mb_per_second"), True, 1.2, "download"),
     Metric("verify (read all data), MB/s", _phase("verify", "mb_per_second"), True, None, "download"),
+    Metric("client CPU, initial backup, s", _phase("initial", "cpu_seconds"), False),
+    Metric("client CPU, full restore, s", _phase("restore", "cpu_seconds"), False),
     Metric("peak RSS (any phase), MiB", _scaled(peak_rss), False, 0.75),
     Metric("stored after initial, MiB", _phase("initial", "stored_bytes", MiB), False, 1.0),
     Metric("growth after mutation, MiB", _scaled(growth), False, None),
@@ -78,7 +80,7 @@ def rows(table: dict, ceilings: dict[str, float], changed_bytes: int | None) -> 
             compare = operator.ge if metric.higher_is_better else operator.le
             target_text = f"{'≥' if metric.higher_is_better else '≤'} {metric.target}x {reference}"
             ratio = ratios[reference]
-            met = None if ratio is None else compare(round(ratio, 2), metric.target)
+            met = None if ratio is None else compare(ratio, metric.target)
         elif metric.name.startswith("growth") and changed_bytes:
             target_text = f"≤ {GROWTH_BOUND:g}x bytes changed ({changed_bytes / MiB:.1f} MiB)"
             met = None if ours is None else ours <= GROWTH_BOUND * changed_bytes / MiB
