@@ -38,12 +38,13 @@ class UploadPipeline:
     def __init__(self, codec: ChunkCodec, index: ChunkIndex, vault_blobs: VaultBlobs, *,
                  pack_size: int = DEFAULT_PACK_SIZE, seal_workers: int = 2, upload_workers: int = 2,
                  max_pending_bytes: int = 24 << 20, trailer_cache: TrailerCache | None = None,
-                 on_uploaded=None) -> None:
+                 on_uploaded=None, on_sealed_tree=None) -> None:
         self._codec = codec
         self._index = index
         self._blobs = vault_blobs
         self._trailer_cache = trailer_cache or TrailerCache(None)
         self._on_uploaded = on_uploaded or (lambda size: None)
+        self._on_sealed_tree = on_sealed_tree or (lambda chunk_id, sealed: None)
         self._builder = PackBuilder(pack_size)
         self._lock = threading.Lock()
         self._claimed: set[bytes] = set()
@@ -98,6 +99,8 @@ class UploadPipeline:
                     return chunk_id
                 self._claimed.add(chunk_id)
             sealed = self._codec.seal(chunk_id, kind, plaintext)
+            if kind == ChunkKind.TREE:
+                self._on_sealed_tree(chunk_id, sealed)
             with self._lock:
                 self._builder.add(chunk_id, kind, sealed)
                 self.stats.chunks_stored += 1
@@ -114,9 +117,14 @@ class UploadPipeline:
                 self._room.notify_all()
 
     def _start_upload(self, draft: PackDraft) -> None:
-        self._packs_in_memory.acquire()
-        self._raise_failure()
-        self._uploads.append(self._uploaders.submit(self._upload, draft))
+        while not self._packs_in_memory.acquire(timeout=0.5):
+            self._raise_failure()  # a failed upload frees its slot, but never wait on a doomed backup
+        try:
+            self._raise_failure()
+            self._uploads.append(self._uploaders.submit(self._upload, draft))
+        except BaseException:
+            self._packs_in_memory.release()
+            raise
 
     def _upload(self, draft: PackDraft) -> None:
         try:
