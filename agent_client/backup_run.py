@@ -20,6 +20,7 @@ from agent_client.file_walker import ExcludeRules, normalise_sources, walk_sourc
 from agent_client.keys import MasterKeys
 from agent_client.ports import VaultBlobs
 from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
+from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeStreamWriter
 from agent_client.tree_reader import iter_snapshot_entries
 from agent_client.upload_pipeline import UploadPipeline
@@ -64,11 +65,13 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
     session, vault_blobs = opened.session, opened.vault_blobs
     codec = ChunkCodec(opened.master_keys)
     trailer_cache = TrailerCache(context.cache_dir / "trailers")
+    tree_cache = SealedTreeCache(context.cache_dir / "trees")
     index = load_chunk_index(vault_blobs, list_live_packs(vault_blobs, session.condemned_packs), trailer_cache)
-    previous = PreviousTree(_previous_entries(context, vault_blobs, codec, index, opened.master_keys),
+    previous = PreviousTree(_previous_entries(context, vault_blobs, codec, index, opened.master_keys, tree_cache),
                             lambda exc: context.progress.note(f"warning: the previous recovery point is unreadable ({exc}); reading every file"))
     pipeline = UploadPipeline(codec, index, vault_blobs, pack_size=context.pack_size,
-                              trailer_cache=trailer_cache, on_uploaded=context.progress.uploaded)
+                              trailer_cache=trailer_cache, on_uploaded=context.progress.uploaded,
+                              on_sealed_tree=tree_cache.put)
     tree_chunks = PushChunker(TREE_CHUNKS.keyed(codec.chunker_seed))
     tree_ids = []
 
@@ -109,6 +112,7 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
     written = write_recovery_point(vault_blobs, opened.master_keys, opened.key_id, session, document, packs, summary)
     context.progress.close()
     commit_and_wait(context.api, session, context.commit_timeout)
+    tree_cache.keep_only(set(tree_chunk_ids))
     return BackupReport(
         recovery_point_id=session.recovery_point_id, files_new=counts.files_new,
         files_changed=counts.files_changed, files_unchanged=counts.files_unchanged, bytes_read=counts.bytes_read,
@@ -134,7 +138,7 @@ def _check_request(request: BackupRequest) -> list[bytes]:
 
 
 def _previous_entries(context: AgentContext, vault_blobs: VaultBlobs, codec: ChunkCodec, index: ChunkIndex,
-                      master_keys: MasterKeys):
+                      master_keys: MasterKeys, tree_cache: SealedTreeCache):
     """The entries of this machine's latest committed recovery point (none on a first backup)."""
     latest = next(iter(context.api.list_recovery_points(context.config.instance_id, "committed", limit=1)), None)
     if latest is None:
@@ -145,7 +149,7 @@ def _previous_entries(context: AgentContext, vault_blobs: VaultBlobs, codec: Chu
     except BackupError as exc:
         context.progress.note(f"warning: cannot read the previous recovery point {recovery_point_id} ({exc}); reading every file")
         return
-    yield from iter_snapshot_entries(vault_blobs, codec, index, document)
+    yield from iter_snapshot_entries(vault_blobs, codec, index, document, tree_cache)
 
 
 def _location(index: ChunkIndex, chunk_id: bytes) -> list:

@@ -11,6 +11,7 @@ from agent_client.chunk_index import ChunkIndex
 from agent_client.errors import BlobNotFoundError, IntegrityError
 from agent_client.ports import VaultBlobs
 from agent_client.snapshot_doc import SnapshotDocument
+from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeEntry, TreeFormatError, iter_entries
 from shared.formats.pack_index import ChunkKind
 
@@ -18,11 +19,15 @@ _READ_AHEAD = 8
 
 
 def iter_snapshot_entries(vault_blobs: VaultBlobs, codec: ChunkCodec, index: ChunkIndex,
-                          document: SnapshotDocument) -> Iterator[TreeEntry]:
-    """Yields every entry in tree order; damage raises IntegrityError naming where the tree broke."""
+                          document: SnapshotDocument, cache: SealedTreeCache | None = None) -> Iterator[TreeEntry]:
+    """Yields every entry in tree order; damage raises IntegrityError naming where the tree broke.
+
+    With a cache, locally kept copies are tried first (restore and verify pass none: they must
+    see the vault's bytes).
+    """
     last_path = b""
     try:
-        for entry in iter_entries(_tree_pieces(vault_blobs, codec, index, document)):
+        for entry in iter_entries(_tree_pieces(vault_blobs, codec, index, document, cache or SealedTreeCache(None))):
             last_path = entry.path
             yield entry
     except (TreeFormatError, _TreeChunkError) as exc:
@@ -30,14 +35,23 @@ def iter_snapshot_entries(vault_blobs: VaultBlobs, codec: ChunkCodec, index: Chu
 
 
 def _tree_pieces(vault_blobs: VaultBlobs, codec: ChunkCodec, index: ChunkIndex,
-                 document: SnapshotDocument) -> Iterator[bytes]:
+                 document: SnapshotDocument, cache: SealedTreeCache) -> Iterator[bytes]:
     def fetch(chunk_id: bytes, recorded: tuple[str, int, int] | None) -> bytes:
+        cached = cache.get(chunk_id)
+        if cached is not None:
+            try:
+                return codec.open(chunk_id, ChunkKind.TREE, cached)
+            except ChunkDamagedError:
+                pass
         located = index.locate(chunk_id)
         pack_name, offset, length = recorded or (located and (located.pack_name, located.offset, located.length)) or (None, 0, 0)
         if pack_name is None:
             raise _TreeChunkError(f"tree chunk {chunk_id.hex()} is in no readable pack")
         try:
-            return codec.open(chunk_id, ChunkKind.TREE, vault_blobs.get_range(pack_name, offset, length))
+            sealed = vault_blobs.get_range(pack_name, offset, length)
+            plaintext = codec.open(chunk_id, ChunkKind.TREE, sealed)
+            cache.put(chunk_id, sealed)
+            return plaintext
         except (ChunkDamagedError, BlobNotFoundError) as exc:
             raise _TreeChunkError(f"tree chunk {chunk_id.hex()} in {pack_name}: {exc}") from None
 

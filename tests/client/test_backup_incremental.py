@@ -31,12 +31,15 @@ def opened_files(monkeypatch):
     return opened
 
 
-def test_second_backup_reads_no_unchanged_file_and_uploads_almost_nothing(make_context, source, opened_files):
+def test_second_backup_reads_no_unchanged_file_and_uploads_almost_nothing(make_context, fake_service, source,
+                                                                         opened_files):
     context = make_context()
     first = run_backup(context, BackupRequest(sources=[str(source)]))
     opened_files.clear()
+    range_reads = fake_service.vault_blobs.range_reads
     second = run_backup(context, BackupRequest(sources=[str(source)]))
     assert opened_files == []
+    assert fake_service.vault_blobs.range_reads == range_reads, "trailers and the previous tree come from the cache"
     assert second.files_unchanged == first.files and second.files_new == second.files_changed == 0
     assert second.bytes_read == 0
     assert second.bytes_uploaded < 20_000
@@ -66,6 +69,16 @@ def test_small_change_in_a_large_file_uploads_a_few_chunks(make_context, tmp_pat
     assert second.files_changed == 1
     assert second.chunks_stored <= 4 + 2  # the touched data chunks plus the tree
     assert second.bytes_uploaded < first.bytes_uploaded / 8
+
+
+def test_a_damaged_tree_cache_falls_back_to_the_vault(make_context, source, tmp_path, opened_files):
+    context = make_context()
+    run_backup(context, BackupRequest(sources=[str(source)]))
+    for cached in (context.cache_dir / "trees").iterdir():
+        cached.write_bytes(b"garbage")
+    opened_files.clear()
+    report = run_backup(context, BackupRequest(sources=[str(source)]))
+    assert opened_files == [] and report.files_unchanged == report.files
 
 
 def test_a_fresh_machine_with_an_empty_cache_deduplicates_against_the_vault(make_context, source):
