@@ -83,8 +83,11 @@ def list_points(arguments: argparse.Namespace) -> None:
 def ls(arguments: argparse.Namespace) -> None:
     context = _context(arguments, None)
     rows = list_tree(context, arguments.recovery_point, arguments.path)
-    if arguments.json:
-        _print_json(list(rows))
+    if arguments.json:  # streamed: a tree of millions of entries is never held whole
+        sys.stdout.write("[")
+        for number, row in enumerate(rows):
+            sys.stdout.write(("," if number else "") + json.dumps(row))
+        sys.stdout.write("]\n")
         return
     for row in rows:
         suffix = f" -> {row['target']}" if "target" in row else ""
