@@ -18,6 +18,7 @@ from agent_client.commit_flow import commit_and_wait, utc_now, write_recovery_po
 from agent_client.errors import BackupError, UsageError
 from agent_client.file_walker import ExcludeRules, normalise_sources, walk_sources
 from agent_client.keys import MasterKeys
+from agent_client.memory_tuning import release_free_memory
 from agent_client.ports import VaultBlobs
 from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
 from agent_client.tree_cache import SealedTreeCache
@@ -70,7 +71,7 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
     previous = PreviousTree(_previous_entries(context, vault_blobs, codec, index, opened.master_keys, tree_cache),
                             lambda exc: context.progress.note(f"warning: the previous recovery point is unreadable ({exc}); reading every file"))
     pipeline = UploadPipeline(codec, index, vault_blobs, pack_size=context.pack_size,
-                              trailer_cache=trailer_cache, on_uploaded=context.progress.uploaded,
+                              trailer_cache=trailer_cache, on_uploaded=lambda size: _pack_uploaded(context, size),
                               on_sealed_tree=tree_cache.put)
     tree_chunks = PushChunker(TREE_CHUNKS.keyed(codec.chunker_seed))
     tree_ids = []
@@ -121,6 +122,11 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         files=counts.files, dirs=counts.dirs, bytes=counts.bytes, chunks_stored=stats.chunks_stored,
         packs_uploaded=stats.packs_uploaded,
     )
+
+
+def _pack_uploaded(context: AgentContext, size: int) -> None:
+    context.progress.uploaded(size)
+    release_free_memory()  # a pack's worth of sealed chunks was just freed across the worker threads
 
 
 def _check_request(request: BackupRequest) -> list[bytes]:

@@ -16,12 +16,27 @@ _M_ARENA_MAX = -8
 _THRESHOLD = 4 << 20
 
 
-def limit_heap_growth() -> None:
+def _glibc():
     if not sys.platform.startswith("linux"):
-        return
+        return None
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(_M_MMAP_THRESHOLD, _THRESHOLD)
-        libc.mallopt(_M_ARENA_MAX, 2)
+        libc.mallopt, libc.malloc_trim  # noqa: B018 - both exist only in glibc
+        return libc
     except (OSError, AttributeError):
-        pass  # not glibc (musl, ...): nothing to tune
+        return None  # not glibc (musl, ...): nothing to tune
+
+
+_LIBC = _glibc()
+
+
+def limit_heap_growth() -> None:
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_MMAP_THRESHOLD, _THRESHOLD)
+        _LIBC.mallopt(_M_ARENA_MAX, 2)
+
+
+def release_free_memory() -> None:
+    """Returns freed heap pages to the system (glibc's malloc_trim also releases pages inside the heap)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)

@@ -16,11 +16,20 @@ def pack_blob_name(pack_sha256_hex: str) -> str:
 
 @dataclass(frozen=True)
 class FinishedPack:
-    """The bytes of a pack ready for upload, its blob name and its index entries."""
+    """A pack ready for upload: its blob name, its bytes as consecutive parts, and its index entries.
+
+    The parts are never joined: the upload sends them one after the other, so a pack costs its
+    size in memory once, not twice.
+    """
 
     name: str
-    pack_bytes: bytes
+    parts: list[bytes]
+    size: int
     entries: list[PackEntry]
+
+    @property
+    def pack_bytes(self) -> bytes:
+        return b"".join(self.parts)
 
 
 class PackBuilder:
@@ -57,12 +66,14 @@ class PackBuilder:
 
 @dataclass(frozen=True)
 class PackDraft:
-    """Sealed chunks taken from a builder; finishing them (join, hash) can run on another thread."""
+    """Sealed chunks taken from a builder; finishing them (trailer, hash) can run on another thread."""
 
     parts: list[bytes]
     entries: list[PackEntry]
 
     def finish(self) -> FinishedPack:
-        pack_bytes = b"".join([*self.parts, serialize_trailer(self.entries)])
-        self.parts.clear()  # the draft outlives this call (the executor holds it): keep one copy only
-        return FinishedPack(pack_blob_name(hashlib.sha256(pack_bytes).hexdigest()), pack_bytes, self.entries)
+        parts = [*self.parts, serialize_trailer(self.entries)]
+        digest = hashlib.sha256()
+        for part in parts:
+            digest.update(part)
+        return FinishedPack(pack_blob_name(digest.hexdigest()), parts, sum(map(len, parts)), self.entries)

@@ -18,8 +18,8 @@ class BlobListing:
 class VaultBlobs(Protocol):
     """A vault container seen through a create-only, read-and-list credential."""
 
-    def put_new(self, name: str, data: bytes) -> bool:
-        """Creates the blob; returns False if a blob of that name already existed (it is left as is)."""
+    def put_new(self, name: str, data: bytes | list[bytes]) -> bool:
+        """Creates the blob from its bytes (whole, or as consecutive parts); False if it already existed (left as is)."""
 
     def get(self, name: str) -> bytes:
         """The whole blob; raises BlobNotFoundError."""

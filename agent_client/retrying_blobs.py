@@ -28,7 +28,7 @@ class RetryingBlobs:
         self._max_delay = max_delay
         self._sleep = sleep
 
-    def put_new(self, name: str, data: bytes) -> bool:
+    def put_new(self, name: str, data: bytes | list[bytes]) -> bool:
         return self._retry(lambda: self._inner.put_new(name, data))
 
     def get(self, name: str) -> bytes:

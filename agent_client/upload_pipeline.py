@@ -3,8 +3,8 @@
 The caller submits plaintext chunks in order and gets futures of their ids. Seal workers hash
 the chunk (keyed BLAKE3), skip it if the vault or this session already holds it, else compress,
 encrypt and add it to the open pack; a full pack goes to the upload workers. At most
-`max_pending_bytes` of plaintext wait for sealing and `upload_workers + 1` packs are in memory,
-so memory stays flat however much data passes through.
+`max_pending_bytes` of plaintext wait for sealing, and `upload_workers + 1` packs are in memory
+(those uploading and the one being filled), so memory stays flat however much data passes.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class UploadPipeline:
         self._pending_bytes = 0
         self._max_pending_bytes = max_pending_bytes
         self._room = threading.Condition()
-        self._packs_in_memory = threading.BoundedSemaphore(upload_workers + 1)
+        self._packs_in_memory = threading.BoundedSemaphore(upload_workers)
         self._sealers = ThreadPoolExecutor(seal_workers, thread_name_prefix="seal")
         self._uploaders = ThreadPoolExecutor(upload_workers, thread_name_prefix="upload")
         self._uploads: list[Future] = []
@@ -129,8 +129,8 @@ class UploadPipeline:
     def _upload(self, draft: PackDraft) -> None:
         try:
             pack = draft.finish()
-            created = self._blobs.put_new(pack.name, pack.pack_bytes)
-            listing = BlobListing(pack.name, len(pack.pack_bytes))
+            created = self._blobs.put_new(pack.name, pack.parts)
+            listing = BlobListing(pack.name, pack.size)
             self._trailer_cache.put(pack.name, serialize_trailer(pack.entries))
             with self._lock:
                 self._index.add_pack(listing, pack.entries)

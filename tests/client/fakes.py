@@ -23,11 +23,11 @@ class MemoryBlobs:
         self.bytes_read = 0
         self._lock = threading.Lock()
 
-    def put_new(self, name: str, data: bytes) -> bool:
+    def put_new(self, name: str, data: bytes | list[bytes]) -> bool:
         with self._lock:
             if name in self.blobs:
                 return False
-            self.blobs[name] = bytes(data)
+            self.blobs[name] = bytes(data) if isinstance(data, bytes) else b"".join(data)
             self.put_count += 1
             return True
 

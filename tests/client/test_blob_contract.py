@@ -47,6 +47,12 @@ def test_put_new_then_get(vault_blobs):
     assert vault_blobs.get("packs/aa") == b"pack bytes"
 
 
+def test_put_new_from_parts_writes_them_in_order(vault_blobs):
+    parts = [os.urandom(1000), b"", os.urandom(70_000), b"tail"]
+    assert vault_blobs.put_new("packs/parts", parts) is True
+    assert vault_blobs.get("packs/parts") == b"".join(parts)
+
+
 def test_put_new_never_overwrites(vault_blobs):
     vault_blobs.put_new("snapshots/x", b"first")
     assert vault_blobs.put_new("snapshots/x", b"second") is False
