@@ -76,12 +76,18 @@ class ChunkCodec:
         if encoding == STORED:
             plaintext = bytes(body)
         elif encoding == ZSTD:
-            plaintext = _decompress(body, length)
+            plaintext = _decompress(self._decompressor(), body, length)
         else:
             raise ChunkDamagedError(f"unknown chunk encoding {encoding}")
         if len(plaintext) != length or self.chunk_id(plaintext) != chunk_id:
             raise ChunkDamagedError("the chunk's content does not match its id")
         return plaintext
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        decompressor = getattr(self._local, "decompressor", None)
+        if decompressor is None:
+            decompressor = self._local.decompressor = zstandard.ZstdDecompressor()
+        return decompressor
 
     def _compressor(self) -> zstandard.ZstdCompressor:
         compressor = getattr(self._local, "compressor", None)
@@ -95,7 +101,7 @@ def _aad(kind: ChunkKind, chunk_id: bytes) -> bytes:
     return _AAD_MAGIC + bytes((kind,)) + chunk_id
 
 
-def _decompress(body: memoryview, length: int) -> bytes:
+def _decompress(decompressor: zstandard.ZstdDecompressor, body: memoryview, length: int) -> bytes:
     try:
         declared = zstandard.frame_content_size(body)
     except zstandard.ZstdError as exc:
@@ -104,6 +110,6 @@ def _decompress(body: memoryview, length: int) -> bytes:
     if declared != length:
         raise ChunkDamagedError("the compressed chunk's frame size disagrees with its header")
     try:
-        return zstandard.ZstdDecompressor().decompress(body, max_output_size=length)
+        return decompressor.decompress(body, max_output_size=length)
     except zstandard.ZstdError as exc:
         raise ChunkDamagedError("the compressed chunk does not decompress") from exc

@@ -1,8 +1,9 @@
 """Restores a bounded batch of files: fetch only the needed chunks (coalesced ranged reads), check, write.
 
-Each file is written to a temporary sibling pre-sized with ftruncate (holes stay holes), every
-chunk is authenticated and its id recomputed before a byte of it is written, and only a file
-whose every chunk checked out is renamed into place; a damaged one is deleted.
+Each file is written to a temporary sibling (created by its first write, sized with ftruncate
+at the end so holes stay holes), every chunk is authenticated and its id recomputed before a
+byte of it is written, and a file is finished by the worker that resolves its last chunk: renamed
+into place if every chunk checked out, deleted otherwise.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ class FileJob:
     temporary_path: bytes
     damage: str | None = None
     error: str | None = None
+    remaining: int = 0
+    created: bool = False
+    creation: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def failed(self) -> bool:
@@ -74,38 +78,36 @@ class RestoreBatch:
 
     def add(self, entry: TreeEntry, final_path: bytes) -> None:
         job = FileJob(entry, final_path, temporary_sibling(final_path))
-        fd = os.open(job.temporary_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        try:
-            os.ftruncate(fd, entry.size)
-        finally:
-            os.close(fd)
         offset = 0
         for chunk_id, length in entry.iter_segments():
             if chunk_id != HOLE_ID:
                 self._uses[chunk_id].append((job, offset))
                 self._use_count += 1
+                job.remaining += 1
             offset += length
         self._jobs.append(job)
 
     def run(self) -> None:
-        """Fetches, checks and writes every chunk of the batch, then finishes every file."""
+        """Fetches, checks and writes every chunk of the batch; each file is finished as its last chunk lands."""
         ranges = self._plan_ranges()
+        without_chunks = [job for job in self._jobs if job.remaining == 0]
         with ThreadPoolExecutor(self._workers, thread_name_prefix="restore") as pool:
+            for _ in pool.map(self._finish, without_chunks):
+                pass
             for _ in pool.map(self._fetch_range, ranges):
                 pass
-        for job in self._jobs:
-            self._finish(job)
         self._uses.clear()
         self._jobs.clear()
         self._use_count = 0
 
     def discard(self) -> None:
-        """Deletes the temporary files of a batch that will not run (the restore is failing)."""
+        """Deletes the temporary files of a batch that will not finish (the restore is failing)."""
         for job in self._jobs:
-            try:
-                os.unlink(job.temporary_path)
-            except FileNotFoundError:
-                pass
+            if job.created:
+                try:
+                    os.unlink(job.temporary_path)
+                except FileNotFoundError:
+                    pass
         self._uses.clear()
         self._jobs.clear()
         self._use_count = 0
@@ -115,7 +117,7 @@ class RestoreBatch:
         for chunk_id, uses in self._uses.items():
             location = self._index.locate(chunk_id)
             if location is None:
-                self._damage(uses, f"chunk {chunk_id.hex()[:16]} is in no readable pack")
+                self._resolve_all(uses, damage=f"chunk {chunk_id.hex()[:16]} is in no readable pack")
                 continue
             by_pack[location.pack_name].append((chunk_id, location))
         ranges: list[_Range] = []
@@ -147,39 +149,62 @@ class RestoreBatch:
                     raise ChunkDamagedError(f"{chunk_range.pack_name} is missing or shorter than its index")
                 plaintext = self._codec.open(chunk_id, ChunkKind.DATA, sealed)
             except ChunkDamagedError as exc:
-                self._damage(uses, f"chunk {chunk_id.hex()[:16]} in {chunk_range.pack_name}: {exc}")
+                self._resolve_all(uses, damage=f"chunk {chunk_id.hex()[:16]} in {chunk_range.pack_name}: {exc}")
                 continue
             for job, offset in uses:
-                if not job.failed:
-                    self._write(job, offset, plaintext)
+                self._resolve(job, error=None if job.failed else self._write(job, offset, plaintext))
 
-    def _write(self, job: FileJob, offset: int, plaintext: bytes) -> None:
+    def _write(self, job: FileJob, offset: int, plaintext: bytes) -> str | None:
+        """Writes one chunk into the file's temporary; returns why it could not."""
+        flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
         try:
-            fd = os.open(job.temporary_path, os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            with job.creation:  # the first write creates the file, exclusively (creating is slow: not under the batch lock)
+                if not job.created:
+                    os.close(os.open(job.temporary_path, flags | os.O_CREAT | os.O_EXCL, 0o600))
+                    job.created = True
+            fd = os.open(job.temporary_path, flags)
             try:
                 os.pwrite(fd, plaintext, offset)
             finally:
                 os.close(fd)
         except OSError as exc:
-            job.error = job.error or f"cannot write: {exc.strerror or exc}"
-            return
+            return f"cannot write: {exc.strerror or exc}"
         self._on_bytes(0, len(plaintext))
+        return None
 
-    def _damage(self, uses: list[tuple[FileJob, int]], reason: str) -> None:
+    def _resolve_all(self, uses: list[tuple[FileJob, int]], damage: str) -> None:
+        for job, _ in uses:
+            self._resolve(job, damage=damage)
+
+    def _resolve(self, job: FileJob, damage: str | None = None, error: str | None = None) -> None:
+        """Counts one chunk of the file as written or failed; the last one finishes the file."""
         with self._lock:
-            for job, _ in uses:
-                job.damage = job.damage or reason
+            job.damage = job.damage or damage
+            job.error = job.error or error
+            job.remaining -= 1
+            last = job.remaining == 0
+        if last:
+            self._finish(job)
 
     def _finish(self, job: FileJob) -> None:
         if not job.failed:
             try:
+                flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | (0 if job.created else os.O_CREAT | os.O_EXCL)
+                fd = os.open(job.temporary_path, flags, 0o600)
+                job.created = True
+                try:
+                    os.ftruncate(fd, job.entry.size)  # a trailing hole, or a file that is all holes
+                finally:
+                    os.close(fd)
                 apply_metadata(job.temporary_path, job.entry)
                 os.replace(job.temporary_path, job.final_path)
+                job.created = False
             except OSError as exc:
                 job.error = f"cannot write: {exc.strerror or exc}"
-        if job.failed:
+        if job.failed and job.created:
             try:
                 os.unlink(job.temporary_path)
             except FileNotFoundError:
                 pass
+            job.created = False
         self._on_finished(job)

@@ -102,7 +102,7 @@ class _RestoreRun:
         self._pending_links: list[tuple[TreeEntry, bytes]] = []
         self._batch = RestoreBatch(opened.vault_blobs, opened.codec, opened.index, self._file_finished, self._count_bytes)
         self._batch_leaders: dict[bytes, bytes] = {}
-        self._bytes_lock = threading.Lock()
+        self._report_lock = threading.Lock()
 
     def restore(self, entry: TreeEntry) -> None:
         shown = "/" + os.fsdecode(entry.path)
@@ -174,19 +174,20 @@ class _RestoreRun:
         except OSError as exc:
             self._report.failed.append(f"{shown}: {exc.strerror or exc}")
 
-    def _file_finished(self, job: FileJob) -> None:
+    def _file_finished(self, job: FileJob) -> None:  # called on the batch's worker threads
         shown = "/" + os.fsdecode(job.entry.path)
-        if job.damage is not None:
-            self._report.damaged.append(shown)
-        elif job.error is not None:
-            self._report.failed.append(f"{shown}: {job.error}")
-        else:
-            self._report.files += 1
-            if job.entry.nlink > 1:
-                self._restored_link_leaders[job.entry.path] = job.final_path
+        with self._report_lock:
+            if job.damage is not None:
+                self._report.damaged.append(shown)
+            elif job.error is not None:
+                self._report.failed.append(f"{shown}: {job.error}")
+            else:
+                self._report.files += 1
+                if job.entry.nlink > 1:
+                    self._restored_link_leaders[job.entry.path] = job.final_path
 
     def _count_bytes(self, downloaded: int, written: int) -> None:
-        with self._bytes_lock:
+        with self._report_lock:
             self._report.bytes_downloaded += downloaded
             self._report.bytes_written += written
         self._context.progress.advance(0, written)
