@@ -111,8 +111,9 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
     )
     packs = _referenced_packs(index, pipeline.referenced_packs | scan.referenced_packs | set(stats.session_packs))
     written = write_recovery_point(vault_blobs, opened.master_keys, opened.key_id, session, document, packs, summary)
-    context.progress.close()
+    context.progress.stage("done; the service is cataloging it")
     commit_and_wait(context.api, session, context.commit_timeout)
+    context.progress.close()
     tree_cache.keep_only(set(tree_chunk_ids))
     return BackupReport(
         recovery_point_id=session.recovery_point_id, files_new=counts.files_new,

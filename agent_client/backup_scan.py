@@ -102,22 +102,23 @@ class BackupScan:
         st = item.stat
         previous = self._previous.find(entry.key)
         leader = self._hard_links.get((st.st_dev, st.st_ino)) if st.st_nlink > 1 else None
+        unread_bytes = 0  # a file taken without reading moves the bar by its whole size at once
         if leader is not None:
             entry.hardlink_to = leader.entry.path
             self._count_outcome(previous, unchanged=True)
-            waiting = self._writer.add(entry, leader=leader)
+            waiting, unread_bytes = self._writer.add(entry, leader=leader), entry.size
         elif (segments := reusable_segments(previous, st, self._index, self.referenced_packs)) is not None:
             entry.segments = segments
             self._count_outcome(previous, unchanged=True)
-            waiting = self._writer.add(entry)
+            waiting, unread_bytes = self._writer.add(entry), entry.size
         else:
-            waiting = self._read_file(item, entry, previous)
+            waiting = self._read_file(item, entry, previous)  # it moves the bar as it reads
         if waiting is not None:
             self.counts.files += 1
             self.counts.bytes += entry.size
             if st.st_nlink > 1 and leader is None:
                 self._hard_links[(st.st_dev, st.st_ino)] = waiting
-        self._on_progress(1, 0)
+        self._on_progress(1, unread_bytes)
 
     def _read_file(self, item: WalkItem, entry: TreeEntry, previous: TreeEntry | None):
         disk_path = os.fsdecode(item.disk_path)
@@ -133,6 +134,7 @@ class BackupScan:
                 if isinstance(piece, int):
                     collector.add_hole(piece)
                     size += piece
+                    self._on_progress(0, piece)
                     continue
                 collector.add_chunk(self._pipeline.submit(ChunkKind.DATA, piece), len(piece))
                 size += len(piece)

@@ -25,6 +25,7 @@ class NullProgress:
     def advance(self, files: int = 0, done_bytes: int = 0) -> None: ...
     def uploaded(self, uploaded_bytes: int) -> None: ...
     def note(self, message: str) -> None: ...
+    def stage(self, description: str) -> None: ...
     def close(self) -> None: ...
 
 
@@ -62,6 +63,10 @@ class TerminalProgress(NullProgress):
 
     def note(self, message: str) -> None:
         self._console.print(message, markup=False, highlight=False)
+
+    def stage(self, description: str) -> None:
+        with self._lock:
+            self._bar.update(self._task, description=description)
 
     def close(self) -> None:
         self._bar.stop()

@@ -61,6 +61,9 @@ def run_restore(context: AgentContext, recovery_point_id: str, target: str, incl
     started = time.monotonic()
     opened = open_recovery_point(context, recovery_point_id, from_secondary, trust_cached_trailers=False)
     report = RestoreReport(recovery_point_id, target, damaged_packs=dict(opened.index.unreadable_packs))
+    if not includes:
+        recovery_point = opened.session.recovery_point
+        context.progress.set_totals(recovery_point.get("files") or 0, recovery_point.get("bytes") or 0)
     run = _RestoreRun(context, opened, TargetTree(target), report)
     selection = PathSelection(includes)
     try:
