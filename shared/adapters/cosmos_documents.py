@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from typing import Any
+
+import requests
+from azure.core.pipeline.transport import RequestsTransport
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
@@ -133,6 +137,30 @@ class CosmosDocuments:
         return sql, params
 
 
+class _LoopbackTlsAdapter(requests.adapters.HTTPAdapter):
+    """One prebuilt TLS context for every connection to the local emulator.
+
+    The emulator closes the connection after each response, and without a context of its own
+    urllib3 reloads the system CA bundle for each new connection (about 40 ms each). Certificate
+    checks are off because the emulator's certificate is self-signed; only loopback gets this."""
+
+    def __init__(self) -> None:
+        self._context = ssl.create_default_context()
+        self._context.check_hostname = False
+        self._context.verify_mode = ssl.CERT_NONE
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs["ssl_context"] = self._context
+        return super().init_poolmanager(*args, **kwargs)
+
+
+def _loopback_transport() -> RequestsTransport:
+    session = requests.Session()
+    session.mount("https://", _LoopbackTlsAdapter())
+    return RequestsTransport(session=session, session_owner=False)
+
+
 class CosmosCatalog:
     """The catalog database: one CosmosDocuments per container of docs/design.md."""
 
@@ -142,9 +170,12 @@ class CosmosCatalog:
         else:
             credential = managed_identity_credential(connection.managed_identity_client_id)
         # The local emulator uses a self-signed certificate; skip verification only on loopback.
-        client = CosmosClient(
-            connection.endpoint, credential=credential, connection_verify=not connection.is_loopback
-        )
+        if connection.is_loopback:
+            client = CosmosClient(
+                connection.endpoint, credential=credential, connection_verify=False, transport=_loopback_transport()
+            )
+        else:
+            client = CosmosClient(connection.endpoint, credential=credential)
         db = client.get_database_client(database)
         for name in CONTAINERS:
             setattr(self, name, CosmosDocuments(db.get_container_client(name), name))

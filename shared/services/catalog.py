@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
 from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
 from shared.errors import CommitRejected, Conflict, PreconditionFailed
 from shared.services import pack_refs
-from shared.services.commit_checks import check_blobs, load_manifest
+from shared.services.commit_checks import check_pack, check_snapshot, load_manifest
 from shared.services.vaults import container_name
 
 log = logging.getLogger(__name__)
 
 FINAL_STATES = ("committed", "deleted", "purged")
+# Packs of one commit are referenced and checked in parallel: each is a few round trips.
+PACK_WORKERS = 8
 
 
 def catalog_commit(rt, message: CommitMessage) -> str:
@@ -28,16 +31,11 @@ def catalog_commit(rt, message: CommitMessage) -> str:
     try:
         manifest = _validate_identity(rt, vault, message)
         rp = _pending(rt, vault, message, manifest, rp)
-        packs = [p.name.removeprefix("packs/") for p in manifest.packs]
-        pack_refs.add_refs(rt, vault["id"], rp["id"], packs)
-        new_packs = 0
-        for declared in manifest.packs:
-            new_packs += pack_refs.touch_pack(
-                rt, vault["id"], declared.name.removeprefix("packs/"), declared.size, rp["id"]
-            )
-        # Existence is checked after the touch: a pack the collector deletes after this point
-        # would have had to pass the touch's ETag first.
-        check_blobs(rt, container_name(vault["id"]), manifest)
+        container = container_name(vault["id"])
+        check_snapshot(rt, container, manifest)
+        with ThreadPoolExecutor(PACK_WORKERS) as pool:
+            created = list(pool.map(lambda pack: _reference_pack(rt, vault["id"], rp["id"], container, pack), manifest.packs))
+        new_packs = sum(created)
     except pack_refs.PackDeleting as exc:
         _reject(rt, vault, message, rp, f"pack {exc} was garbage-collected during the backup; run it again")
     except CommitRejected as exc:
@@ -50,6 +48,19 @@ def catalog_commit(rt, message: CommitMessage) -> str:
     _note_last_backup(rt, vault["id"], rp)
     _fan_out(rt, vault, rp)
     return "committed"
+
+
+def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared) -> bool:
+    """Reference, then touch, then check one pack; returns True if this commit created its document.
+
+    The order is the safety argument of docs/design.md: existence is checked after the touch, so
+    a pack the collector deletes after this point would have had to pass the touch's ETag first.
+    """
+    name = declared.name.removeprefix("packs/")
+    pack_refs.add_refs(rt, vault_id, rp_id, [name])
+    created = pack_refs.touch_pack(rt, vault_id, name, declared.size, rp_id)
+    check_pack(rt, container, declared)
+    return created
 
 
 def _validate_identity(rt, vault: dict, message: CommitMessage):

@@ -6,9 +6,11 @@ from pydantic import ValidationError
 
 from shared.errors import CommitRejected, NotFound
 from shared.formats import pack_index
-from shared.formats.commit_manifest import CommitManifest
+from shared.formats.commit_manifest import CommitManifest, PackRef
 
 MAX_MANIFEST_BYTES = 64 << 20
+# One ranged read of this much of a pack's end holds the whole trailer of any usual pack.
+TAIL_GUESS = 64 << 10
 
 
 def load_manifest(rt, container: str, commit_blob: str) -> CommitManifest:
@@ -24,18 +26,20 @@ def load_manifest(rt, container: str, commit_blob: str) -> CommitManifest:
         raise CommitRejected(f"invalid commit manifest: {'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
 
 
-def check_blobs(rt, container: str, manifest: CommitManifest) -> None:
-    """Every referenced blob exists with the declared size, and each pack's index agrees."""
+def check_snapshot(rt, container: str, manifest: CommitManifest) -> None:
     snapshot_size = rt.primary_blobs.blob_size(container, manifest.snapshot.name)
     if snapshot_size != manifest.snapshot.size:
         raise CommitRejected(f"{manifest.snapshot.name} is missing or not {manifest.snapshot.size} bytes")
-    for pack in manifest.packs:
-        size = rt.primary_blobs.blob_size(container, pack.name)
-        if size != pack.size:
-            raise CommitRejected(f"{pack.name} is missing or not {pack.size} bytes")
-        entries = read_pack_entries(rt, container, pack.name, size)
-        if len(entries) != pack.chunks:
-            raise CommitRejected(f"{pack.name} holds {len(entries)} chunks, the commit declares {pack.chunks}")
+
+
+def check_pack(rt, container: str, pack: PackRef) -> None:
+    """The pack exists with the declared size, and its index holds the declared number of chunks."""
+    size = rt.primary_blobs.blob_size(container, pack.name)
+    if size != pack.size:
+        raise CommitRejected(f"{pack.name} is missing or not {pack.size} bytes")
+    entries = read_pack_entries(rt, container, pack.name, size)
+    if len(entries) != pack.chunks:
+        raise CommitRejected(f"{pack.name} holds {len(entries)} chunks, the commit declares {pack.chunks}")
 
 
 def read_pack_entries(rt, container: str, name: str, size: int) -> list[pack_index.PackEntry]:
@@ -43,10 +47,12 @@ def read_pack_entries(rt, container: str, name: str, size: int) -> list[pack_ind
     try:
         if size < pack_index.FOOTER_SIZE:
             raise pack_index.PackFormatError("the pack is shorter than its footer")
-        footer = pack_index.parse_footer(rt.primary_blobs.read(container, name, size - pack_index.FOOTER_SIZE))
+        tail = rt.primary_blobs.read(container, name, max(0, size - TAIL_GUESS))
+        footer = pack_index.parse_footer(tail[-pack_index.FOOTER_SIZE:])
         if footer.trailer_length > size:
             raise pack_index.PackFormatError("the pack index is longer than the pack")
-        tail = rt.primary_blobs.read(container, name, size - footer.trailer_length, footer.trailer_length)
+        if footer.trailer_length > len(tail):
+            tail = rt.primary_blobs.read(container, name, size - footer.trailer_length, footer.trailer_length)
         return pack_index.parse_trailer(tail, size)
     except NotFound as exc:
         raise CommitRejected(f"{name} disappeared during validation") from exc
