@@ -5,7 +5,7 @@ VENV_PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: venv node_modules stack-up stack-down stack-status test demo
+.PHONY: venv node_modules stack-up stack-down stack-status test demo soak bench
 
 venv: $(VENV_STAMP)
 
@@ -40,3 +40,11 @@ test: venv node_modules
 
 demo: venv node_modules
 	$(VENV_PY) -m devstack.demo
+
+# The long versions of the reliability rows (the default run has bounded versions of each).
+soak: venv node_modules
+	$(VENV_PY) -m pytest -m soak
+
+# Our client against restic and Borg on the shared 1 GiB dataset; writes bench/results/latest.md.
+bench: venv node_modules
+	$(VENV_PY) -m bench.compare --size 1G
