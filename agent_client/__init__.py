@@ -1,0 +1,1 @@
+"""The machine side: `backup-agent` (encrypting, deduplicating backup client) and `backup-admin`."""

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from agent_client.agent_context import AgentContext
-from agent_client.backup_entries import PreviousTree
 from agent_client.backup_scan import BackupScan
 from agent_client.chunk_codec import ChunkCodec
 from agent_client.chunk_index import ChunkIndex, TrailerCache, list_live_packs, load_chunk_index
@@ -20,6 +19,7 @@ from agent_client.file_walker import ExcludeRules, normalise_sources, walk_sourc
 from agent_client.keys import MasterKeys
 from agent_client.memory_tuning import release_free_memory
 from agent_client.ports import VaultBlobs
+from agent_client.previous_tree import PreviousTree
 from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
 from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeStreamWriter

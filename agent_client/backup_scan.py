@@ -9,11 +9,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from agent_client.backup_entries import OrderedEntryWriter, PreviousTree, SegmentCollector, reusable_segments
+from agent_client.backup_entries import OrderedEntryWriter, SegmentCollector
 from agent_client.chunk_index import ChunkIndex
 from agent_client.chunking import ChunkParams, iter_chunks
 from agent_client.file_reader import is_sparse, iter_file_pieces, open_for_backup
 from agent_client.file_walker import WalkItem
+from agent_client.previous_tree import PreviousTree, reusable_segments
 from agent_client.tree_format import EntryKind, TreeEntry
 from agent_client.upload_pipeline import UploadPipeline
 from shared.formats.pack_index import ChunkKind
