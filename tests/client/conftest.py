@@ -41,3 +41,20 @@ def cheap_key_derivation(monkeypatch):
     from agent_client import keys
 
     monkeypatch.setattr(keys, "SCRYPT_N", 1 << 15)
+
+
+@pytest.fixture
+def make_vault(request, tmp_path):
+    """Creates vaults on the local stack for one test, and deletes their containers afterwards."""
+    from .e2e_support import Vault
+
+    stack = request.getfixturevalue("stack")
+    vaults = []
+
+    def make(redundancy: str = "LRS"):
+        vaults.append(Vault(stack, tmp_path / f"vault{len(vaults)}", redundancy))
+        return vaults[-1]
+
+    yield make
+    for vault in vaults:
+        vault.delete_containers()

@@ -64,6 +64,7 @@ class Vault:
     def __init__(self, stack: dict, workdir: Path, redundancy: str = "LRS") -> None:
         self.stack = stack
         self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
         api = JsonHttpClient(stack["BACKUP_API_URL"].rstrip("/").removesuffix("/api"), stack["BACKUP_ADMIN_KEY"])
         created = api.post("/api/vaults", {"name": f"e2e-{uuid.uuid4().hex[:12]}", "redundancy": redundancy})
         self.vault_id = created["vault_id"]
@@ -82,6 +83,17 @@ class Vault:
 
         service = BlobServiceClient.from_connection_string(self.stack["PRIMARY_STORAGE_CONNECTION_STRING"])
         return service.get_container_client(self.container)
+
+    def delete_containers(self) -> None:
+        """Frees the stack's disk: the vault's container in both regions (the catalog keeps its records)."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.blob import BlobServiceClient
+
+        for setting in ("PRIMARY_STORAGE_CONNECTION_STRING", "SECONDARY_STORAGE_CONNECTION_STRING"):
+            try:
+                BlobServiceClient.from_connection_string(self.stack[setting]).delete_container(self.container)
+            except (ResourceNotFoundError, KeyError):
+                pass
 
     def blob_names(self, prefix: str) -> list[str]:
         return sorted(blob.name for blob in self.container_client().list_blobs(name_starts_with=prefix))

@@ -11,14 +11,14 @@ import pytest
 
 from shared.formats.pack_index import FOOTER_SIZE
 
-from .e2e_support import Vault, random_files, restored
+from .e2e_support import random_files, restored
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def backed_up(stack, tmp_path):
-    vault = Vault(stack, tmp_path)
+def backed_up(make_vault, tmp_path):
+    vault = make_vault()
     alpha = vault.machine()
     source = random_files(tmp_path / "source", 3, 700_000)
     (source / "notes.txt").write_text("some notes\n" * 3000)
@@ -70,8 +70,8 @@ def test_unknown_recovery_point_and_unreachable_service_are_one_line(backed_up, 
     assert unreachable.code == 4 and unreachable.stderr.count("\n") == 1 and "cannot reach" in unreachable.stderr
 
 
-def test_sigkill_during_backup_then_backup_again_commits_exactly_one_recovery_point(stack, tmp_path):
-    vault = Vault(stack, tmp_path)
+def test_sigkill_during_backup_then_backup_again_commits_exactly_one_recovery_point(make_vault, tmp_path):
+    vault = make_vault()
     alpha = vault.machine()
     source = random_files(tmp_path / "source", 12, 8 << 20)
     process = alpha.popen("backup", str(source), "--json")

@@ -6,14 +6,14 @@ import subprocess
 
 import pytest
 
-from .e2e_support import DATASET_SCRIPT, Vault, make_dataset, restored
+from .e2e_support import DATASET_SCRIPT, make_dataset, restored
 
 pytestmark = [pytest.mark.stack, pytest.mark.skipif(not DATASET_SCRIPT.exists(), reason="no benchmark dataset script")]
 
 
 @pytest.mark.timeout(900)
-def test_one_percent_change_uploads_under_five_percent_and_no_change_uploads_almost_nothing(stack, tmp_path):
-    vault = Vault(stack, tmp_path)
+def test_one_percent_change_uploads_under_five_percent_and_no_change_uploads_almost_nothing(make_vault, tmp_path):
+    vault = make_vault()
     alpha = vault.machine()
     dataset = tmp_path / "dataset"
     make_dataset(dataset, "512M")  # smaller sets shrink the mutation's ranges below a chunk

@@ -7,15 +7,15 @@ import subprocess
 
 import pytest
 
-from .e2e_support import Vault, restored
+from .e2e_support import restored
 from .sample_trees import allocated_bytes, build_sample_tree, describe_tree
 
 pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def vault(stack, tmp_path):
-    return Vault(stack, tmp_path)
+def vault(make_vault, tmp_path):
+    return make_vault()
 
 
 def test_round_trip_with_a_sparse_2_gib_file(vault, tmp_path):

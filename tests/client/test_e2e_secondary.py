@@ -9,7 +9,7 @@ import pytest
 
 from agent_client.http_client import JsonHttpClient
 
-from .e2e_support import Vault, restored
+from .e2e_support import restored
 from .sample_trees import build_sample_tree, describe_tree
 
 pytestmark = pytest.mark.stack
@@ -25,8 +25,8 @@ def _wait_replicated(machine, recovery_point_id: str, seconds: float = 180) -> N
 
 
 @pytest.mark.timeout(600)
-def test_restore_from_the_secondary_region(stack, tmp_path):
-    vault = Vault(stack, tmp_path, redundancy="GRS")
+def test_restore_from_the_secondary_region(make_vault, tmp_path):
+    vault = make_vault("GRS")
     alpha = vault.machine()
     source = build_sample_tree(tmp_path / "source", sparse_size=8 << 20)
     recovery_point_id = alpha.backup(source)["recovery_point_id"]
