@@ -93,7 +93,8 @@ def main() -> int:
             assert any(rp["id"] == backup["recovery_point_id"] for rp in listing), "recovery point not listed"
             print(f"list: {len(listing)} recovery point(s); newest is {listing[0]['id']} ({listing[0]['state']})")
             _run(env, "backup-agent", "restore", backup["recovery_point_id"], "--target", str(target))
-            restored_root = target / source.relative_to(source.anchor) if (target / source.relative_to(source.anchor)).exists() else target
+            # Like restic, a recovery point keeps absolute paths: /x/sample comes back as <target>/x/sample.
+            restored_root = target / source.relative_to(source.anchor)
             differences = _identical(source, restored_root)
             if differences:
                 print(f"demo FAILED: {len(differences)} restored paths differ: {differences[:5]}", file=sys.stderr)
