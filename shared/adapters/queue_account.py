@@ -77,12 +77,30 @@ class QueueAccount:
         ]
 
     def move(self, source: str, message_id: str, target: str) -> None:
-        """Moves one message from `source` to `target`: sent first, then deleted, so never lost."""
+        """Moves one message from `source` to `target`: sent first, then deleted, so never lost.
+
+        The search receives the queue page by page and keeps what it passed over hidden until it
+        ends, so each page brings new messages (made visible at once, they would come back in the
+        next page and the search would circle the first page); then it shows them again.
+        """
         client = self._queue(source)
-        for message in client.receive_messages(messages_per_page=32, visibility_timeout=30):
-            if message.id == message_id:
-                self._send_wire(target, message.content)
-                client.delete_message(message)
-                return
-            client.update_message(message, visibility_timeout=0)
+        passed_over = []
+        try:
+            for page in client.receive_messages(messages_per_page=32, visibility_timeout=60).by_page():
+                found = None
+                for message in page:
+                    if message.id == message_id:
+                        found = message
+                    else:
+                        passed_over.append(message)
+                if found is not None:
+                    self._send_wire(target, found.content)
+                    client.delete_message(found)
+                    return
+        finally:
+            for message in passed_over:
+                try:
+                    client.update_message(message, visibility_timeout=0)
+                except ResourceNotFoundError:
+                    pass  # taken by someone else meanwhile
         raise NotFound(f"message {message_id} not found in {source}")
