@@ -67,7 +67,7 @@ class CrashSwitch:
 
 
 # Work a function hands to a thread pool has no trigger frame on its stack; its service module names it.
-POOLED_SERVICES = {"shared.services.replication": "replication"}
+POOLED_SERVICES = {"shared.services.replication": "replication", "shared.services.catalog": "catalog"}
 
 
 def _calling_function() -> str | None:

@@ -90,3 +90,21 @@ def failed_attempts(log_file: Path, function: str, message_id: str) -> list[tupl
 
 def moved_to_poison(log_file: Path, message_id: str) -> bool:
     return f"message {message_id} has reached maxDequeueCount" in log_file.read_text(errors="replace")
+
+
+def delete_matching(connection_string: str, queue: str, texts: set[str]) -> int:
+    """Deletes the messages whose wire text is in texts (a test's own poison, once checked)."""
+    client = queue_client(connection_string, queue)
+    deleted, passed_over = 0, []
+    for message in client.receive_messages(messages_per_page=32, visibility_timeout=30):
+        if (message.content or "") in texts:
+            client.delete_message(message)
+            deleted += 1
+        else:
+            passed_over.append(message)
+    for message in passed_over:
+        try:
+            client.update_message(message, visibility_timeout=0)
+        except ResourceNotFoundError:
+            pass
+    return deleted
