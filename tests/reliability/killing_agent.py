@@ -1,0 +1,59 @@
+"""`backup-agent`, killed by SIGKILL at a chosen HTTP request: `python -m tests.reliability.killing_agent ARGS...`.
+
+RELIABILITY_KILL_AT  "before:7" dies as the 7th request (API or storage) is about to be sent,
+                     "after:7" right after its response arrived; "after:2:PUT /packs/" counts only
+                     the PUT requests whose path contains "/packs/"; empty: never
+RELIABILITY_TRACE    a file that gets one line per request: its number, method and path
+                     (the query, which holds the SAS, is left out)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import urllib.parse
+
+import urllib3.connectionpool
+
+_lock = threading.Lock()
+_sent = 0  # every request, for the trace
+_matched = 0  # the requests the kill point counts
+_kill_when, _kill_at, _kill_match = ((os.environ.get("RELIABILITY_KILL_AT") or ":0") + "::").split(":")[:3]
+_trace = os.environ.get("RELIABILITY_TRACE")
+_urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
+
+
+def _die() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def urlopen(self, method, url, *args, **kwargs):
+    global _sent, _matched
+    path = urllib.parse.urlsplit(url).path
+    request = f"{method} {path}"
+    wanted_method, _, fragment = _kill_match.partition(" ")
+    with _lock:
+        _sent += 1
+        chosen = False
+        if not _kill_match or (method == wanted_method and fragment in path):
+            _matched += 1
+            chosen = _matched == int(_kill_at)
+        if _trace:
+            with open(_trace, "a") as trace:
+                trace.write(f"{_sent} {request}\n")
+    if chosen and _kill_when == "before":
+        _die()
+    response = _urlopen(self, method, url, *args, **kwargs)
+    if chosen and _kill_when == "after":
+        _die()
+    return response
+
+
+urllib3.connectionpool.HTTPConnectionPool.urlopen = urlopen
+
+if __name__ == "__main__":
+    from agent_client.cli import main
+
+    sys.exit(main(sys.argv[1:]))
