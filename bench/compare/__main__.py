@@ -67,11 +67,14 @@ def _restic_in_namespace(scratch: Path, cleanup: ExitStack, notes: list[str]):
 
 
 def _ours_peaks(results_dir: Path) -> dict[str, int]:
+    """Our peak RSS in the latest recorded run of each size, labelled with the client code it ran."""
     peaks = {}
     for path in sorted(results_dir.glob("run-*.json")):
         recorded = json.loads(path.read_text())
+        machine = recorded["machine"]
         if recorded.get("ours_peak_rss"):
-            peaks[f"{recorded['dataset']['size']} ({recorded['machine']['date']})"] = recorded["ours_peak_rss"]
+            code = machine.get("client_commit") or machine["commit"]
+            peaks[f"{recorded['dataset']['size']} (client {code}, {machine['date']})"] = recorded["ours_peak_rss"]
     return peaks
 
 
@@ -166,7 +169,8 @@ def write_report(run: dict, results_dir: Path) -> str:
             "download": max((t["bytes"] / t["download_seconds"] / 1e6 for t in transfers), default=None)}
     rows = targets.rows(table, {key: value for key, value in best.items() if value},
                         run["dataset"]["changed_bytes"] or None)
-    markdown = report.render(run, rows, table, targets.rss_scaling(_ours_peaks(results_dir)))
+    scaling = targets.rss_scaling(_ours_peaks(results_dir))
+    markdown = report.render(run, rows, table, scaling)
     results_dir.mkdir(parents=True, exist_ok=True)
     (results_dir / "latest.md").write_text(markdown)
     return markdown

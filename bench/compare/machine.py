@@ -48,6 +48,15 @@ def _commit() -> str:
         return "unknown"
 
 
+def _client_commit() -> str:
+    """The last commit that changed the client or the shared code it runs: what its numbers depend on."""
+    try:
+        return subprocess.run(["git", "log", "-1", "--format=%h", "--", "agent_client", "shared/formats", "shared/domain"],
+                              cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.strip() or "unknown"
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def describe() -> dict:
     node = shutil.which("node")
     return {
@@ -62,5 +71,6 @@ def describe() -> dict:
         "azurite": _azurite_version(),
         "node": subprocess.run([node, "--version"], capture_output=True, text=True).stdout.strip() if node else None,
         "commit": _commit(),
+        "client_commit": _client_commit(),
         "load_before": [round(value, 2) for value in os.getloadavg()],
     }
