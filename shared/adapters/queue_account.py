@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -76,31 +77,55 @@ class QueueAccount:
             for m in messages
         ]
 
-    def move(self, source: str, message_id: str, target: str) -> None:
-        """Moves one message from `source` to `target`: sent first, then deleted, so never lost.
+    def browse(self, queue: str, limit: int = 1000) -> list[QueuedMessage]:
+        """Every message of the queue (up to `limit`), not only the 32 a peek can return.
 
-        The search receives the queue page by page and keeps what it passed over hidden until it
-        ends, so each page brings new messages (made visible at once, they would come back in the
-        next page and the search would circle the first page); then it shows them again.
+        Messages are received page by page and kept hidden until the browse ends (so each page
+        brings new ones), then shown again at once. Only for queues no function consumes (poison
+        queues): it counts as a dequeue of each message.
         """
-        client = self._queue(source)
-        passed_over = []
-        try:
-            for page in client.receive_messages(messages_per_page=32, visibility_timeout=60).by_page():
-                found = None
-                for message in page:
-                    if message.id == message_id:
-                        found = message
-                    else:
-                        passed_over.append(message)
-                if found is not None:
-                    self._send_wire(target, found.content)
-                    client.delete_message(found)
+        found: list[QueuedMessage] = []
+        with self._hidden_while(queue) as receive:
+            for message in receive():
+                found.append(QueuedMessage(
+                    queue, message.id, message.dequeue_count or 0, message.inserted_on, _decoded(message.content)
+                ))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def move(self, source: str, message_id: str, target: str) -> None:
+        """Moves one message from `source` to `target`: sent first, then deleted, so never lost."""
+        with self._hidden_while(source) as receive:
+            for message in receive():
+                if message.id == message_id:
+                    self._send_wire(target, message.content)
+                    self._queue(source).delete_message(message)
                     return
+        raise NotFound(f"message {message_id} not found in {source}")
+
+    @contextmanager
+    def _hidden_while(self, queue: str):
+        """Yields a receiver of the queue's messages that keeps each one hidden until the block
+        ends (made visible at once, they would come back in the next page and the search would
+        circle the first page), then shows every message it passed over again."""
+        client = self._queue(queue)
+        received = []
+
+        def receive():
+            try:
+                for page in client.receive_messages(messages_per_page=32, visibility_timeout=60).by_page():
+                    messages = list(page)  # the whole page is hidden now, whatever the caller reads
+                    received.extend(messages)
+                    yield from messages
+            except ResourceNotFoundError:
+                return
+
+        try:
+            yield receive
         finally:
-            for message in passed_over:
+            for message in received:
                 try:
                     client.update_message(message, visibility_timeout=0)
                 except ResourceNotFoundError:
-                    pass  # taken by someone else meanwhile
-        raise NotFound(f"message {message_id} not found in {source}")
+                    pass  # deleted (moved) or taken by someone else meanwhile

@@ -17,7 +17,7 @@ def list_poison(rt, principal: Principal) -> list[dict]:
     principal.require("operator")
     items = []
     for queue in _queues(rt):
-        for message in rt.queues.peek(f"{queue}-poison"):
+        for message in rt.queues.browse(f"{queue}-poison"):
             items.append({
                 "queue": queue, "message_id": message.message_id, "dequeue_count": message.dequeue_count,
                 "inserted_at": message.inserted_at.isoformat() if message.inserted_at else None,

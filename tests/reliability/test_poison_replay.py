@@ -36,8 +36,6 @@ def test_a_poison_message_behind_the_first_page_is_replayed(stack):
 
 
 @pytest.mark.stack
-@pytest.mark.xfail(strict=True, reason="GET /api/poison peeks, and a peek returns at most 32 messages per queue: "
-                   "an operator cannot see (so cannot replay) the 33rd poison message until 32 are replayed")
 def test_the_operator_lists_every_poison_message(stack):
     from shared.services.auth import Principal
     from shared.services.poison import list_poison
