@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
 from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
 from shared.errors import CommitRejected, Conflict, PreconditionFailed
@@ -70,6 +71,10 @@ def _validate_identity(rt, vault: dict, message: CommitMessage):
     session = rt.catalog.sessions.find(vault["id"], message.recovery_point_id)
     if session is None or session.get("kind") != "backup" or session.get("instance_id") != message.instance_id:
         raise CommitRejected("the commit does not belong to a backup session of this instance")
+    opened = datetime.fromisoformat(session["opened_at"])
+    if rt.clock() - opened > timedelta(hours=rt.settings.gc_grace_hours):
+        # The collector may already have reclaimed this session's uploads as orphans.
+        raise CommitRejected("the backup session is older than the garbage-collection grace period; run the backup again")
     manifest = load_manifest(rt, container_name(vault["id"]), message.commit_blob)
     if manifest.recovery_point_id != message.recovery_point_id or manifest.instance_id != message.instance_id:
         raise CommitRejected("the commit manifest names another recovery point or instance")

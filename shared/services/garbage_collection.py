@@ -18,7 +18,7 @@ def collect_garbage(rt, vault: dict) -> dict:
     """No lock: every state change is an ETag-conditional write that a concurrent commit's
     pack touch invalidates (docs/design.md, "Concurrency rules")."""
     cutoff = rt.clock() - timedelta(hours=rt.settings.gc_grace_hours)
-    counts = {"condemned": 0, "swept": 0, "orphans": 0, "revived": 0}
+    counts = {"condemned": 0, "swept": 0, "orphans": 0, "orphan_recovery_blobs": 0, "revived": 0}
     packs = list(rt.catalog.packs.query(vault["id"], "c.type = 'pack'"))
     for doc in packs:
         if doc["state"] == "live" and _older(doc.get("last_ref_at"), cutoff):
@@ -31,6 +31,7 @@ def collect_garbage(rt, vault: dict) -> dict:
             counts["swept"] += 1
     known = {doc["id"] for doc in packs}
     counts["orphans"] = _sweep_orphans(rt, vault, known, cutoff)
+    counts["orphan_recovery_blobs"] = _sweep_orphan_recovery_blobs(rt, vault, cutoff)
     return counts
 
 
@@ -79,4 +80,24 @@ def _sweep_orphans(rt, vault: dict, known: set[str], cutoff: datetime) -> int:
             continue  # a commit just claimed it
         _delete_pack(rt, vault, doc)
         swept += 1
+    return swept
+
+
+def _sweep_orphan_recovery_blobs(rt, vault: dict, cutoff: datetime) -> int:
+    """Snapshot and manifest blobs of sessions that never became a recovery point.
+
+    Safe because the catalog refuses a commit whose session is older than the grace period, and
+    these blobs are older still. A rejected recovery point's blobs go too: its replay is refused.
+    """
+    swept = 0
+    container = container_name(vault["id"])
+    for prefix in ("snapshots/", "commits/"):
+        for listing in list(rt.primary_blobs.list_blobs(container, prefix)):
+            if listing.last_modified >= cutoff:
+                continue
+            rp = rt.catalog.recovery_points.find(vault["id"], listing.name.removeprefix(prefix))
+            if rp is not None and rp["state"] != "rejected":
+                continue
+            rt.primary_blobs.delete_blob(container, listing.name)
+            swept += 1
     return swept

@@ -48,10 +48,13 @@ def test_a_backup_that_reuses_a_condemned_pack_before_the_sweep_keeps_it(vault, 
     pack = vault.upload_pack()
     first = vault.backup([pack])
     catalog_commit(vault.rt, first)
+    recovery_points.soft_delete(vault.rt, OPERATOR, first.recovery_point_id, vault.vault_id)
+    clock.advance(days=15)
     # A backup session starts and learns of the pack while it is still live...
     second = vault.backup([pack])
     # ...meanwhile the first recovery point is purged and the pack condemned...
-    _delete_and_purge(vault, clock, first.recovery_point_id)
+    clock.advance(hours=1)
+    purge_expired(vault.rt, vault.vault)
     assert vault.rt.catalog.packs.get(vault.vault_id, _pack_id(pack))["state"] == "condemned"
     # ...and the backup commits within its session, before the grace period ends.
     assert catalog_commit(vault.rt, second) == "committed"
@@ -133,3 +136,19 @@ def test_a_pack_shared_by_two_recovery_points_survives_purging_one(vault, clock)
     collect_garbage(vault.rt, vault.vault)
     assert _exists(vault, shared_pack)
     assert pack_refs.ref_count(vault.rt, vault.vault_id, _pack_id(shared_pack)) == 1
+
+
+def test_a_commit_older_than_the_grace_period_is_refused(vault, clock):
+    message = vault.backup([vault.upload_pack()])
+    clock.advance(hours=49)  # the collector may have reclaimed the session's uploads by now
+    with pytest.raises(CommitRejected, match="older than the garbage-collection grace period"):
+        catalog_commit(vault.rt, message)
+
+
+def test_a_committed_recovery_points_blobs_are_never_orphans(vault, clock):
+    message = vault.backup([vault.upload_pack()])
+    catalog_commit(vault.rt, message)
+    clock.advance(days=30)
+    collect_garbage(vault.rt, vault.vault)
+    assert vault.rt.primary_blobs.blob_size(vault.container, f"snapshots/{message.recovery_point_id}") is not None
+    assert vault.rt.primary_blobs.blob_size(vault.container, message.commit_blob) is not None

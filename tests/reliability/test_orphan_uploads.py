@@ -29,8 +29,6 @@ def test_orphaned_packs_are_reclaimed(stack):
 
 
 @pytest.mark.stack
-@pytest.mark.xfail(strict=True, reason="garbage collection sweeps only packs/: the snapshot and manifest blobs "
-                   "of a session that never committed stay forever (shared/services/garbage_collection.py)")
 def test_orphaned_snapshot_and_manifest_blobs_are_reclaimed(stack):
     rt, vault, message, _ = _abandoned(stack)
     rp_id = message.recovery_point_id
