@@ -1,8 +1,11 @@
-"""`backup-agent`, killed by SIGKILL at a chosen HTTP request: `python -m tests.reliability.killing_agent ARGS...`.
+"""`backup-agent`, killed (or paused) at a chosen HTTP request: `python -m tests.reliability.killing_agent ARGS...`.
 
 RELIABILITY_KILL_AT  "before:7" dies as the 7th request (API or storage) is about to be sent,
                      "after:7" right after its response arrived; "after:2:PUT /packs/" counts only
-                     the PUT requests whose path contains "/packs/"; empty: never
+                     the PUT requests whose path contains "/packs/"; "pause:1:POST /commit" instead
+                     creates RELIABILITY_PAUSE_DIR/reached before that request and waits for
+                     RELIABILITY_PAUSE_DIR/go (the test does something behind its back meanwhile);
+                     empty: never
 RELIABILITY_TRACE    a file that gets one line per request: its number, method and path
                      (the query, which holds the SAS, is left out)
 """
@@ -13,7 +16,9 @@ import os
 import signal
 import sys
 import threading
+import time
 import urllib.parse
+from pathlib import Path
 
 import urllib3.connectionpool
 
@@ -45,6 +50,11 @@ def urlopen(self, method, url, *args, **kwargs):
                 trace.write(f"{_sent} {request}\n")
     if chosen and _kill_when == "before":
         _die()
+    if chosen and _kill_when == "pause":
+        folder = Path(os.environ["RELIABILITY_PAUSE_DIR"])
+        (folder / "reached").touch()
+        while not (folder / "go").exists():
+            time.sleep(0.05)
     response = _urlopen(self, method, url, *args, **kwargs)
     if chosen and _kill_when == "after":
         _die()

@@ -22,12 +22,12 @@ import pytest
 
 from shared.services.garbage_collection import collect_garbage
 from shared.services.vaults import container_name
-from tests.client.e2e_support import Vault
+from tests.support.agents import vault_with_machine
 from tests.support.runtimes import service_runtime
 from tests.pipeline.conftest import Clock
 
 REPO = Path(__file__).resolve().parents[2]
-PACK_SIZE = str(256 << 10)  # small packs: several uploads per backup, so several places to die
+PACK_SIZE = 256 << 10  # small packs: several uploads per backup, so several places to die
 KILL_POINTS = [  # (when, which request, how many of them may come); the position is drawn per round
     ("after", "PUT /packs/", 2), ("before", "PUT /packs/", 2), ("after", "PUT /snapshots/", 1),
     ("after", "PUT /commits/", 1), ("before", "POST /commit", 1), ("after", "POST /commit", 1),
@@ -55,7 +55,7 @@ class Round:
 
 
 def _killed_backup(machine, folder: Path, kill_at: str) -> int:
-    env = {**machine.env, "BACKUP_AGENT_PACK_SIZE": PACK_SIZE, "RELIABILITY_KILL_AT": kill_at}
+    env = {**machine.env, "RELIABILITY_KILL_AT": kill_at}
     done = subprocess.run([sys.executable, "-m", "tests.reliability.killing_agent", "backup", str(folder), "--json"],
                           env=env, cwd=REPO, capture_output=True, timeout=280)
     return done.returncode
@@ -86,10 +86,7 @@ def machine_api(machine):
 
 
 def _check(stack, tmp_path, rng, rounds: int) -> None:
-    vault = Vault(stack, tmp_path / "vault")
-    try:
-        machine = vault.machine()
-        machine.env["BACKUP_AGENT_PACK_SIZE"] = PACK_SIZE
+    with vault_with_machine(stack, tmp_path / "vault", PACK_SIZE) as (vault, machine):
         source = Round(tmp_path / "source", rng)
         assert machine.run("backup", str(source.folder), "--json").code == 0
         verified: set[str] = set()
@@ -135,8 +132,6 @@ def _check(stack, tmp_path, rng, rounds: int) -> None:
             assert check.code == 0 and check.json()["ok"], f"after GC: {check.stderr}"
         print(f"{rounds} rounds, {kills} killed backups, {len(verified)} recovery points verified, GC {report}, "
               f"snapshot and manifest blobs of sessions that never committed: {len(stray)}")
-    finally:
-        vault.delete_containers()
 
 
 @pytest.mark.stack
