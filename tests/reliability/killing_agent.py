@@ -8,10 +8,14 @@ RELIABILITY_KILL_AT  "before:7" dies as the 7th request (API or storage) is abou
                      empty: never
 RELIABILITY_TRACE    a file that gets one line per request: its number, method and path
                      (the query, which holds the SAS, is left out)
+RELIABILITY_CAPTURE  a file that gets one JSON line per request with everything the service
+                     side receives: method, URL with its query, headers, and the body (bodies
+                     of blob uploads are left out: the stored blobs are read back instead)
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sys
@@ -27,6 +31,7 @@ _sent = 0  # every request, for the trace
 _matched = 0  # the requests the kill point counts
 _kill_when, _kill_at, _kill_match = ((os.environ.get("RELIABILITY_KILL_AT") or ":0") + "::").split(":")[:3]
 _trace = os.environ.get("RELIABILITY_TRACE")
+_capture = os.environ.get("RELIABILITY_CAPTURE")
 _urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
 
 
@@ -48,6 +53,8 @@ def urlopen(self, method, url, *args, **kwargs):
         if _trace:
             with open(_trace, "a") as trace:
                 trace.write(f"{_sent} {request}\n")
+        if _capture:
+            _record(self, method, url, kwargs)
     if chosen and _kill_when == "before":
         _die()
     if chosen and _kill_when == "pause":
@@ -59,6 +66,18 @@ def urlopen(self, method, url, *args, **kwargs):
     if chosen and _kill_when == "after":
         _die()
     return response
+
+
+def _record(pool, method, url, kwargs) -> None:
+    body = kwargs.get("body")
+    blob_upload = method == "PUT" and "/api/" not in url
+    if isinstance(body, (bytes, bytearray, memoryview)) and not blob_upload:
+        body = bytes(body).decode("utf-8", "replace")
+    else:
+        body = None
+    with open(_capture, "a") as capture:
+        capture.write(json.dumps({"method": method, "host": f"{pool.host}:{pool.port}", "url": url,
+                                  "headers": dict(kwargs.get("headers") or {}), "body": body}) + "\n")
 
 
 urllib3.connectionpool.HTTPConnectionPool.urlopen = urlopen
