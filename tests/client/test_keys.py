@@ -23,11 +23,15 @@ def test_wrap_then_unwrap_gives_the_same_master_keys():
 def test_key_blob_records_the_kdf_and_aead():
     document = json.loads(wrap_master_keys(MasterKeys.generate(), PASSPHRASE, new_key_id()))
     assert document["version"] == 1 and document["aead"] == "aes-256-gcm"
-    assert document["kdf"]["name"] == "scrypt" and document["kdf"]["r"] == 8 and document["kdf"]["p"] == 1
+    kdf = document["kdf"]
+    assert kdf["name"] == "scrypt" and (kdf["n"], kdf["r"], kdf["p"]) == (keys.SCRYPT_N, keys.SCRYPT_R, keys.SCRYPT_P)
 
 
-def test_production_scrypt_parameters_are_memory_hard():
-    assert (keys.SCRYPT_R, keys.SCRYPT_P) == (8, 1)
+def test_production_scrypt_parameters_meet_the_owasp_minimum():
+    """OWASP's equivalent scrypt minimums do the work of N=2^17, r=8, p=1 with at least 64 MiB."""
+    assert keys.SCRYPT_N * keys.SCRYPT_R * keys.SCRYPT_P >= (1 << 17) * 8
+    assert 128 * keys.SCRYPT_N * keys.SCRYPT_R >= 64 << 20
+    assert keys.SCRYPT_R == 8
 
 
 def test_short_passphrase_is_refused_clearly():
