@@ -37,7 +37,7 @@ def make_context(tmp_path, fake_service):
 
 @pytest.fixture(autouse=True)
 def cheap_key_derivation(monkeypatch):
-    """Unit tests wrap keys with scrypt N=2^15 (the format records N; production uses 2^17)."""
+    """Unit tests wrap keys with scrypt N=2^15 (the format records N; production uses 2^16 with p=2)."""
     from agent_client import keys
 
     monkeypatch.setattr(keys, "SCRYPT_N", 1 << 15)
