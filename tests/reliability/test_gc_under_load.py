@@ -108,7 +108,7 @@ def _check(stack, stack_control: Stack, tmp_path: Path, rng, machines: int, seco
 @pytest.mark.stack
 @pytest.mark.timeout(900)
 def test_no_kept_point_misses_data_while_gc_races_backups(stack, stack_control, tmp_path, rng):
-    print(_check(stack, stack_control, tmp_path, rng, machines=3, seconds=40, grace_hours=0.005, session_hours=0.003))
+    print(_check(stack, stack_control, tmp_path, rng, machines=3, seconds=30, grace_hours=0.005, session_hours=0.003))
 
 
 @pytest.mark.stack

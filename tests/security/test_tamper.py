@@ -145,7 +145,7 @@ def _run(stack, tmp_path, rng, sample: int | None) -> int:
 @pytest.mark.stack
 @pytest.mark.timeout(900)
 def test_every_kind_of_damage_is_detected_named_and_never_restored(stack, tmp_path, rng):
-    _run(stack, tmp_path, rng, sample=3)
+    _run(stack, tmp_path, rng, sample=2)
 
 
 @pytest.mark.stack
