@@ -15,7 +15,7 @@ from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.cosmos import CosmosClient, exceptions
 
 from shared.adapters.identity import managed_identity_credential
-from shared.errors import Conflict, NotFound, PreconditionFailed, StorageUnavailable
+from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from shared.settings import CosmosConnection
 
 log = logging.getLogger(__name__)
@@ -44,6 +44,13 @@ def _translate(exc: Exception, what: str) -> Exception:
     if isinstance(exc, (ServiceRequestError, ServiceResponseError)):
         return StorageUnavailable("the catalog database cannot be reached")
     return exc
+
+
+def _rejects_continuation(exc: Exception) -> bool:
+    """Cosmos answers a malformed continuation token 400; the local server fails on it with a 500."""
+    return isinstance(exc, exceptions.CosmosHttpResponseError) and (
+        exc.status_code == 400 or (exc.status_code == 500 and _EMULATOR_MISSING_DOCUMENT in str(exc))
+    )
 
 
 class CosmosDocuments:
@@ -114,6 +121,8 @@ class CosmosDocuments:
             items = list(page) if page is not None else []
             return items, pages.continuation_token
         except Exception as exc:  # noqa: BLE001
+            if continuation and _rejects_continuation(exc):
+                raise BadRequest("the continuation token is not one this listing returned") from exc
             raise _translate(exc, f"{self.name} query") from exc
 
     def query(

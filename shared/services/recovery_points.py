@@ -22,7 +22,8 @@ class RecoveryPointQuery(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    continuation: str | None = Field(default=None, max_length=4096)
+    # Cosmos continuation tokens are printable ASCII; the token travels back in an HTTP header.
+    continuation: str | None = Field(default=None, max_length=4096, pattern=r"^[\x20-\x7e]+$")
 
 
 def public_view(rp: dict, names: dict[str, str] | None = None) -> dict:

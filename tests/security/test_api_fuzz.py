@@ -114,6 +114,17 @@ def _fuzz(api, stack, rng, folder: Path, plan) -> None:
 
 
 @pytest.mark.stack
+@pytest.mark.parametrize("token", ["\U00034807", "é", "{}", "garbage", "{\"token\": null}"])
+def test_forged_continuation_tokens_are_refused_not_crashed(api_client, stack, token):
+    """Found by schemathesis: the token travels to Cosmos in a header, which must be ASCII."""
+    from urllib.parse import quote
+
+    tenant = make_tenant(api_client, stack["BACKUP_ADMIN_KEY"])
+    status, body = api_client.call("GET", f"/recovery-points?continuation={quote(token)}", tenant["token"])
+    assert status in (200, 400), (token, status, body)
+
+
+@pytest.mark.stack
 @pytest.mark.timeout(900)
 def test_no_operation_answers_5xx_to_generated_requests(api_client, stack, rng, tmp_path):
     # Bounded: every operation gets examples and call sequences with every credential, a fuzzed
