@@ -61,9 +61,18 @@ def _own_session(rt, principal: Principal, session_id: str, kind: str) -> dict:
 
 
 def condemned_packs(rt, vault_id: str) -> list[str]:
-    return [p["id"] for p in rt.catalog.packs.query(
-        vault_id, "c.type = 'pack' AND c.state != 'live'", select="c.id"
-    )]
+    """Packs a new session must not deduplicate against, because the collector may sweep them
+    before the session ends: condemned or deleting packs, and orphan pack blobs (no document:
+    uploads of sessions that never committed) that pass the grace period within a session."""
+    documented = {p["id"]: p["state"] for p in rt.catalog.packs.query(vault_id, "c.type = 'pack'", select="c.id, c.state")}
+    doomed = {pack for pack, state in documented.items() if state != "live"}
+    horizon = timedelta(hours=rt.settings.gc_grace_hours - rt.settings.backup_session_hours)
+    cutoff = rt.clock() - horizon
+    for listing in rt.primary_blobs.list_blobs(container_name(vault_id), "packs/"):
+        pack = listing.name.removeprefix("packs/")
+        if pack not in documented and listing.last_modified < cutoff:
+            doomed.add(pack)
+    return sorted(doomed)
 
 
 def open_backup_session(rt, principal: Principal) -> dict:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared.errors import CommitRejected
 from shared.services.catalog import catalog_commit
+from shared.services import sessions
 from shared.services.garbage_collection import collect_garbage
 from tests.pipeline.conftest import Clock, VaultFixture
 from tests.support.runtimes import private_queues, service_runtime
@@ -39,18 +39,23 @@ def test_orphaned_snapshot_and_manifest_blobs_are_reclaimed(stack):
 
 
 @pytest.mark.stack
-@pytest.mark.xfail(strict=True, raises=CommitRejected, reason=(
-    "an orphan pack (a blob with no pack document) is not in a session's condemned_packs, so a client "
-    "deduplicates against it; if it passes the grace period during that backup, the sweep deletes it and "
-    "the commit is rejected (safe, but the backup fails). Sessions could also announce orphans that will "
-    "be older than the grace period before the session expires."))
-def test_a_backup_reusing_an_orphan_pack_is_not_failed_by_its_sweep(stack):
+def test_an_orphan_pack_the_sweep_may_reach_during_a_session_is_announced_as_condemned(stack):
+    """A client must not deduplicate against an orphan pack that passes the grace period before
+    its session ends (the sweep would delete it mid-backup); a younger orphan is fair game."""
     clock = Clock()
     rt = service_runtime(stack, clock, **private_queues())
     vault = VaultFixture(rt)
-    orphan = vault.upload_pack()  # left by a backup killed before its commit
+    orphan = vault.upload_pack()["name"].removeprefix("packs/")  # left by a backup killed before its commit
+    assert orphan not in sessions.open_backup_session(rt, vault.machine)["condemned_packs"]
     clock.advance(hours=rt.settings.gc_grace_hours - rt.settings.backup_session_hours / 2)
-    message = vault.backup([orphan])  # the session lists no condemned pack, so the client reuses the orphan
-    clock.advance(hours=rt.settings.backup_session_hours / 2 + 0.1)  # the backup is still inside its session
-    collect_garbage(rt, vault.vault)
+    assert orphan in sessions.open_backup_session(rt, vault.machine)["condemned_packs"]
+    # A client honouring the announcement re-uploads its chunks in a new pack and commits; the
+    # sweep then takes the orphan and leaves the new recovery point whole.
+    fresh = vault.upload_pack()
+    message = vault.backup([fresh])
     assert catalog_commit(rt, message) == "committed"
+    clock.advance(hours=rt.settings.backup_session_hours / 2 + 0.1)
+    collect_garbage(rt, vault.vault)
+    assert rt.primary_blobs.blob_size(vault.container, f"packs/{orphan}") is None
+    assert rt.primary_blobs.blob_size(vault.container, fresh["name"]) == fresh["size"]
+    assert rt.primary_blobs.blob_size(vault.container, message.commit_blob) is not None
