@@ -39,11 +39,13 @@ def synthetic_pack(rng: random.Random, chunks: int = 2, sealed_size: int = 64) -
 
 
 def manifest_for(rp_id: str, instance_id: str, snapshot: bytes, packs: list[tuple[str, bytes]], key_id: str,
-                 client_time: datetime | None = None, chunks: int = 2) -> CommitManifest:
+                 client_time: datetime | None = None) -> CommitManifest:
+    """The manifest a client writes; each pack's chunk count is read from its own index."""
+    declared = [{"name": n, "size": len(d), "chunks": len(pack_index.parse_trailer(d, len(d)))} for n, d in packs]
     return CommitManifest(
         recovery_point_id=rp_id, instance_id=instance_id, client_time=client_time or datetime.now(timezone.utc),
         snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
-        packs=sorted(({"name": n, "size": len(d), "chunks": chunks} for n, d in packs), key=lambda p: p["name"]),
+        packs=sorted(declared, key=lambda p: p["name"]),
         key_id=key_id, summary=SUMMARY,
     )
 
