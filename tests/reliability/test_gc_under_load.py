@@ -44,13 +44,13 @@ def _maintenance_loop(rt, vault_id: str, stop: threading.Event, counts: dict, er
         stop.wait(0.5)
 
 
-def _machine_loop(machine, folder: Path, pool: list[bytes], seed: int, until: float, outcomes: list) -> None:
+def _machine_loop(machine, folder: Path, pool: list[bytes], seed: int, done: threading.Event, outcomes: list) -> None:
     rng = random.Random(seed)
     folder.mkdir(parents=True)
     for index in range(4):
         (folder / f"common{index}.bin").write_bytes(pool[index])
         (folder / f"own{index}.bin").write_bytes(rng.randbytes(rng.randint(20_000, 150_000)))
-    while time.monotonic() < until:
+    while not done.is_set():
         result = machine.run("backup", str(folder), "--json")
         outcomes.append((result.code, result.stderr.strip()[-200:]))
         (folder / f"own{rng.randrange(4)}.bin").write_bytes(rng.randbytes(rng.randint(20_000, 150_000)))
@@ -76,13 +76,19 @@ def _check(stack, stack_control: Stack, tmp_path: Path, rng, machines: int, seco
         stop, counts, errors = threading.Event(), dict.fromkeys(("runs", "expired", "purged", "swept", "condemned"), 0), []
         collector = threading.Thread(target=_maintenance_loop, args=(rt, vault.vault_id, stop, counts, errors))
         collector.start()
-        until = time.monotonic() + seconds
+        done = threading.Event()
         outcomes: list[list] = [[] for _ in members]
         workers = [threading.Thread(target=_machine_loop, args=(m, tmp_path / f"src{i}", pool, rng.randrange(1 << 30),
-                                                                 until, outcomes[i]))
+                                                                 done, outcomes[i]))
                    for i, m in enumerate(members)]
         for worker in workers:
             worker.start()
+        # At least `seconds` of backups, and on until the collector has swept under them (how soon
+        # depends on the machine's speed, so the run waits for it rather than for a clock).
+        started = time.monotonic()
+        while time.monotonic() - started < seconds or (not counts["swept"] and time.monotonic() - started < 20 * seconds):
+            time.sleep(1)
+        done.set()
         for worker in workers:
             worker.join()
         stop.set()
