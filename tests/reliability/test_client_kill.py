@@ -22,6 +22,7 @@ import pytest
 
 from shared.services.garbage_collection import collect_garbage
 from shared.services.vaults import container_name
+from tests.api.conftest import Api
 from tests.support.agents import vault_with_machine
 from tests.support.runtimes import service_runtime
 from tests.pipeline.conftest import Clock
@@ -65,27 +66,25 @@ def _points(machine) -> list[dict]:
     return machine.run("list", "--json").json()
 
 
-def _settled(machine) -> list[dict]:
-    """The catalog once no commit is in flight (a killed backup's commit may still be cataloged)."""
-    deadline = time.monotonic() + 60
-    while True:
-        status, listing = machine_api(machine)
-        if not any(rp["state"] == "pending" for rp in listing) or time.monotonic() > deadline:
-            return _points(machine)
-        time.sleep(0.5)
-
-
-def machine_api(machine):
-    from tests.api.conftest import Api
-
-    api = Api(machine.stack["BACKUP_API_URL"])
+def _settled(api: Api, machine) -> list[dict]:
+    """The catalog once no commit is in flight: a killed backup's commit may still be cataloged, so
+    wait until nothing is pending and the listing has not changed for a few seconds."""
     token = json.loads((machine.home / "config.json").read_text())["token"]
-    status, body = api.call("GET", "/recovery-points?state=all&limit=1000", token)
-    assert status == 200, body
-    return status, body["items"]
+    deadline, last, stable_since = time.monotonic() + 90, None, time.monotonic()
+    while time.monotonic() < deadline:
+        status, body = api.call("GET", "/recovery-points?state=all&limit=1000", token)
+        assert status == 200, body
+        listing = sorted((rp["id"], rp["state"]) for rp in body["items"])
+        if listing != last:
+            last, stable_since = listing, time.monotonic()
+        elif not any(state == "pending" for _, state in listing) and time.monotonic() - stable_since > 3:
+            break
+        time.sleep(0.5)
+    return _points(machine)
 
 
 def _check(stack, tmp_path, rng, rounds: int) -> None:
+    api = Api(stack["BACKUP_API_URL"])
     with vault_with_machine(stack, tmp_path / "vault", PACK_SIZE) as (vault, machine):
         source = Round(tmp_path / "source", rng)
         assert machine.run("backup", str(source.folder), "--json").code == 0
@@ -104,7 +103,7 @@ def _check(stack, tmp_path, rng, rounds: int) -> None:
                 source.change(changed)  # what the killed backup uploaded is now needed by no one
             after = machine.run("backup", str(source.folder), "--json")
             assert after.code == 0, f"round {index} ({kill_at}): the next backup failed: {after.stderr}"
-            for rp in _settled(machine):
+            for rp in _settled(api, machine):
                 assert rp["state"] == "committed", rp
                 if rp["id"] not in verified:
                     check = machine.run("verify", rp["id"], "--json")
