@@ -8,6 +8,7 @@ from pathlib import Path
 
 import urllib3
 
+from devstack.errors import StackError
 from devstack.stack import Stack
 
 CRASH_APP = "tests.reliability.crash_app:app"
@@ -39,13 +40,30 @@ class CrashingHost:
 
     def start(self) -> None:
         self.stack.stop_service("functions")
-        self._crashing_stack().start_service("functions")
+        self._start_crashing_host()
 
     def supervise(self) -> None:
         """Restarts the host if it killed itself (called from every wait loop)."""
         if self.stack.pid("functions") is None:
             self.restarts += 1
-            self._crashing_stack().start_service("functions")
+            self._start_crashing_host()
+
+    def _start_crashing_host(self) -> None:
+        """Start the crash app; a planned crash may fire before its HTTP port is ready, so start again.
+
+        A message the dead host held can be delivered to the new one as soon as it polls, which
+        can be before the start-up probe passes: that death is a planned crash (a new CRASH line),
+        not a broken host. Each planned crash fires once, so this loop ends.
+        """
+        while True:
+            fired = len(self.crashes())
+            try:
+                self._crashing_stack().start_service("functions")
+                return
+            except StackError:
+                if len(self.crashes()) == fired:
+                    raise
+                self.restarts += 1
 
     def restore(self) -> None:
         """The stack's own host again (rewriting its settings restarts it)."""
