@@ -39,6 +39,12 @@ class BlobListing:
     last_modified: datetime
 
 
+@dataclass(frozen=True)
+class BlobProperties:
+    size: int
+    etag: str
+
+
 def _translate(exc: Exception, what: str) -> Exception:
     if isinstance(exc, ResourceNotFoundError):
         return NotFound(f"{what} not found")
@@ -90,6 +96,16 @@ class BlobAccount:
             return None
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"blob {name}") from exc
+
+    def blob_properties(self, container: str, name: str) -> BlobProperties | None:
+        """The blob's size and ETag, or None if it does not exist."""
+        try:
+            properties = self._service.get_blob_client(container, name).get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            raise _translate(exc, f"blob {name}") from exc
+        return BlobProperties(properties.size, properties.etag)
 
     def read(self, container: str, name: str, offset: int = 0, length: int | None = None) -> bytes:
         try:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import ssl
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import requests
+import urllib3
 from azure.core.pipeline.transport import RequestsTransport
 
 from azure.core import MatchConditions
@@ -19,6 +21,11 @@ from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed, St
 from shared.settings import CosmosConnection
 
 log = logging.getLogger(__name__)
+
+# Certificate checks are off only for the loopback emulator (below): urllib3's warning on every
+# request to it says nothing new and buries the host's log. Other hosts still warn.
+warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning,
+                        message=r"Unverified HTTPS request is being made to host '(127\.0\.0\.1|localhost|::1)'")
 
 CONTAINERS = ("vaults", "instances", "recovery_points", "packs", "sessions", "usage")
 
@@ -166,6 +173,7 @@ class _LoopbackTlsAdapter(requests.adapters.HTTPAdapter):
 
 def _loopback_transport() -> RequestsTransport:
     session = requests.Session()
+    session.trust_env = False  # no proxy or ~/.netrc lookups on every request to loopback
     session.mount("https://", _LoopbackTlsAdapter())
     return RequestsTransport(session=session, session_owner=False)
 

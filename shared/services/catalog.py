@@ -34,8 +34,10 @@ def catalog_commit(rt, message: CommitMessage) -> str:
         rp = _pending(rt, vault, message, manifest, rp)
         container = container_name(vault["id"])
         check_snapshot(rt, container, manifest)
+        known = pack_refs.pack_documents(rt, vault["id"], [p.name.removeprefix("packs/") for p in manifest.packs])
         with ThreadPoolExecutor(PACK_WORKERS) as pool:
-            created = list(pool.map(lambda pack: _reference_pack(rt, vault["id"], rp["id"], container, pack), manifest.packs))
+            created = list(pool.map(lambda pack: _reference_pack(rt, vault["id"], rp["id"], container, pack, known),
+                                    manifest.packs))
         new_packs = sum(created)
     except pack_refs.PackDeleting as exc:
         _reject(rt, vault, message, rp, f"pack {exc} was garbage-collected during the backup; run it again")
@@ -51,7 +53,7 @@ def catalog_commit(rt, message: CommitMessage) -> str:
     return "committed"
 
 
-def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared) -> bool:
+def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared, known: dict[str, dict]) -> bool:
     """Reference, then touch, then check one pack; returns True if this commit created its document.
 
     The order is the safety argument of docs/design.md: existence is checked after the touch, so
@@ -59,8 +61,9 @@ def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared) -> 
     """
     name = declared.name.removeprefix("packs/")
     pack_refs.add_refs(rt, vault_id, rp_id, [name])
-    created = pack_refs.touch_pack(rt, vault_id, name, declared.size, rp_id)
-    check_pack(rt, container, declared)
+    created, doc = pack_refs.touch_pack(rt, vault_id, name, declared.size, rp_id, known.get(name))
+    etag = check_pack(rt, container, declared, doc.get("checked"))
+    pack_refs.record_checked(rt, doc, etag, declared.chunks)
     return created
 
 

@@ -32,14 +32,22 @@ def check_snapshot(rt, container: str, manifest: CommitManifest) -> None:
         raise CommitRejected(f"{manifest.snapshot.name} is missing or not {manifest.snapshot.size} bytes")
 
 
-def check_pack(rt, container: str, pack: PackRef) -> None:
-    """The pack exists with the declared size, and its index holds the declared number of chunks."""
-    size = rt.primary_blobs.blob_size(container, pack.name)
-    if size != pack.size:
+def check_pack(rt, container: str, pack: PackRef, checked: dict | None = None) -> str:
+    """The pack exists with the declared size, and its index holds the declared number of chunks.
+
+    `checked` is what an earlier commit recorded (`{"etag", "chunks"}`): if the blob still has
+    that ETag (unchanged since) and the same chunk count is declared, the index is not read
+    again. Returns the blob's ETag.
+    """
+    properties = rt.primary_blobs.blob_properties(container, pack.name)
+    if properties is None or properties.size != pack.size:
         raise CommitRejected(f"{pack.name} is missing or not {pack.size} bytes")
-    entries = read_pack_entries(rt, container, pack.name, size)
+    if checked == {"etag": properties.etag, "chunks": pack.chunks}:
+        return properties.etag
+    entries = read_pack_entries(rt, container, pack.name, properties.size)
     if len(entries) != pack.chunks:
         raise CommitRejected(f"{pack.name} holds {len(entries)} chunks, the commit declares {pack.chunks}")
+    return properties.etag
 
 
 def read_pack_entries(rt, container: str, name: str, size: int) -> list[pack_index.PackEntry]:

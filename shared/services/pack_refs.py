@@ -48,30 +48,62 @@ def ref_count(rt, vault_id: str, pack: str) -> int:
     return int(counts[0]) if counts else 0
 
 
-def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str) -> bool:
+# Names per query when pack documents are read in bulk (keeps the query text small).
+_BULK_READ = 500
+
+
+def pack_documents(rt, vault_id: str, packs: list[str]) -> dict[str, dict]:
+    """The pack documents that exist among `packs`, by name: one query per few hundred names."""
+    found: dict[str, dict] = {}
+    for start in range(0, len(packs), _BULK_READ):
+        names = packs[start : start + _BULK_READ]
+        for doc in rt.catalog.packs.query(vault_id, "c.type = 'pack' AND ARRAY_CONTAINS(@names, c.id)", {"names": names}):
+            found[doc["id"]] = doc
+    return found
+
+
+def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str, known: dict | None = None) -> tuple[bool, dict]:
     """Marks the pack live and referenced now, creating its document if absent.
 
     An ETag-conditional write, so it is ordered against the collector's switch to `deleting`.
-    Returns True if the document was created for this recovery point, by this call or by an
+    Returns whether the document was created for this recovery point, by this call or by an
     earlier delivery of the same commit (the document records who created it), so that a
-    redelivered commit meters its new packs exactly once. Raises PackDeleting.
+    redelivered commit meters its new packs exactly once; and the document as written.
+    `known` is the document as read in bulk before (None: absent then); a stale one only costs a
+    retry, because every write is conditional. Raises PackDeleting.
     """
+    doc, first = known, True
     while True:
-        doc = rt.catalog.packs.find(vault_id, pack)
+        if not first:
+            doc = rt.catalog.packs.find(vault_id, pack)
+        first = False
         now = rt.clock().isoformat()
         if doc is None:
             try:
-                rt.catalog.packs.create({
+                return True, rt.catalog.packs.create({
                     "id": pack, "vault_id": vault_id, "type": "pack", "size": size, "state": "live",
                     "created": now, "created_by": rp_id, "last_ref_at": now, "condemned_at": None,
                 })
-                return True
             except Conflict:
                 continue
         if doc["state"] == "deleting":
             raise PackDeleting(pack)
         try:
-            rt.catalog.packs.replace({**doc, "state": "live", "condemned_at": None, "last_ref_at": now}, doc["_etag"])
-            return doc.get("created_by") == rp_id
+            written = rt.catalog.packs.replace({**doc, "state": "live", "condemned_at": None, "last_ref_at": now}, doc["_etag"])
+            return doc.get("created_by") == rp_id, written
         except PreconditionFailed:
             continue
+
+
+def record_checked(rt, doc: dict, etag: str, chunks: int) -> None:
+    """Notes on the pack document that the blob with this ETag had a valid index of `chunks` chunks.
+
+    A later commit that finds the same ETag (a blob's ETag changes with any write) skips reading
+    the index again. Conditional: if the document changed meanwhile, nothing is recorded.
+    """
+    if doc.get("checked") == {"etag": etag, "chunks": chunks}:
+        return
+    try:
+        rt.catalog.packs.replace({**doc, "checked": {"etag": etag, "chunks": chunks}}, doc["_etag"])
+    except (PreconditionFailed, Conflict):
+        pass

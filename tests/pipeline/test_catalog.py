@@ -106,3 +106,27 @@ def test_a_commit_cannot_reference_another_vaults_session(runtime, vault):
     with pytest.raises(CommitRejected):
         catalog_commit(runtime, forged)
     assert runtime.catalog.recovery_points.find(other.vault_id, message.recovery_point_id)["state"] == "rejected"
+
+
+def test_a_pack_index_is_read_again_whenever_the_blob_or_the_declared_count_changed(vault):
+    """A reused pack's index is trusted only for the blob it was read from (same ETag, same count)."""
+    pack = vault.upload_pack(chunks=3)
+    name = pack["name"].removeprefix("packs/")
+    assert catalog_commit(vault.rt, vault.backup([pack])) == "committed"
+    recorded = vault.rt.catalog.packs.get(vault.vault_id, name)["checked"]
+    assert recorded == {"etag": vault.rt.primary_blobs.blob_properties(vault.container, pack["name"]).etag, "chunks": 3}
+
+    with pytest.raises(CommitRejected, match="holds 3 chunks, the commit declares 4"):
+        catalog_commit(vault.rt, vault.backup([{**pack, "chunks": 4}]))
+
+    # Rewritten behind the service with the same bytes: a new ETag, read again, still valid.
+    data = vault.rt.primary_blobs.read(vault.container, pack["name"])
+    vault.rt.primary_blobs.put_blob(vault.container, pack["name"], data, overwrite=True)
+    assert catalog_commit(vault.rt, vault.backup([pack])) == "committed"
+    renewed = vault.rt.catalog.packs.get(vault.vault_id, name)["checked"]
+    assert renewed["etag"] != recorded["etag"] and renewed["chunks"] == 3
+
+    # Rewritten with garbage of the same size: the recorded check no longer applies.
+    vault.rt.primary_blobs.put_blob(vault.container, pack["name"], bytes(len(data)), overwrite=True)
+    with pytest.raises(CommitRejected, match="unreadable index"):
+        catalog_commit(vault.rt, vault.backup([pack]))
