@@ -69,4 +69,4 @@ def commit_and_wait(api: ServiceApi, session: BackupSession, timeout: float = DE
                 "check `backup-agent list` later or run the backup again"
             )
         sleep(delay)
-        delay = min(delay * 1.5, 0.5)
+        delay = min(delay * 1.5, 0.25)
