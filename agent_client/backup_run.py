@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -25,6 +26,7 @@ from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeStreamWriter
 from agent_client.tree_reader import iter_snapshot_entries
 from agent_client.upload_pipeline import UploadPipeline
+from agent_client.vault_keys import OpenedKeys, open_backup_keys
 from shared.formats.commit_manifest import CommitSummary
 from shared.formats.pack_index import ChunkKind
 
@@ -62,12 +64,11 @@ class BackupReport:
 def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
     started = time.monotonic()
     sources = _check_request(request)
-    opened = context.open_backup()
-    session, vault_blobs = opened.session, opened.vault_blobs
-    codec = ChunkCodec(opened.master_keys)
     trailer_cache = TrailerCache(context.cache_dir / "trailers")
     tree_cache = SealedTreeCache(context.cache_dir / "trees")
-    index = load_chunk_index(vault_blobs, list_live_packs(vault_blobs, session.condemned_packs), trailer_cache)
+    opened, index = _open_keys_and_index(context, trailer_cache)
+    session, vault_blobs = opened.session, opened.vault_blobs
+    codec = ChunkCodec(opened.master_keys)
     previous = PreviousTree(_previous_entries(context, vault_blobs, codec, index, opened.master_keys, tree_cache),
                             lambda exc: context.progress.note(f"warning: the previous recovery point is unreadable ({exc}); reading every file"))
     pipeline = UploadPipeline(codec, index, vault_blobs, pack_size=context.pack_size,
@@ -123,6 +124,31 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         files=counts.files, dirs=counts.dirs, bytes=counts.bytes, chunks_stored=stats.chunks_stored,
         packs_uploaded=stats.packs_uploaded,
     )
+
+
+def _open_keys_and_index(context: AgentContext, trailer_cache: TrailerCache) -> tuple[OpenedKeys, ChunkIndex]:
+    """Opens the session, then unwraps the vault key while the vault's pack index loads.
+
+    scrypt (about 0.4 s of CPU) releases the GIL, and the index is keyless, so the two overlap.
+    A vault's first key may need two prompts and may lose a race that re-opens the session: that
+    case runs in order.
+    """
+    session = context.api.open_backup_session()
+    if session.key_id is None:
+        opened = open_backup_keys(context.api, session, context.make_blobs, context.passphrases)
+        return opened, _load_index(opened.vault_blobs, opened.session, trailer_cache)
+    context.passphrases.current()  # any prompt happens here, on the main thread
+    with ThreadPoolExecutor(1, thread_name_prefix="keys") as keys_thread:
+        keys = keys_thread.submit(open_backup_keys, context.api, session, context.make_blobs, context.passphrases)
+        try:
+            index = _load_index(context.make_blobs(session.container_url, session.sas), session, trailer_cache)
+        finally:
+            opened = keys.result()
+    return opened, index
+
+
+def _load_index(vault_blobs: VaultBlobs, session, trailer_cache: TrailerCache) -> ChunkIndex:
+    return load_chunk_index(vault_blobs, list_live_packs(vault_blobs, session.condemned_packs), trailer_cache)
 
 
 def _pack_uploaded(context: AgentContext, size: int) -> None:
