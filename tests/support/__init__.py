@@ -1,1 +1,1 @@
-"""Helpers shared by the reliability and security suites and bench/load.py: seeds, HTTP backups, queues, views."""
+"""Helpers shared by the reliability and security suites and bench/pipeline.py: seeds, HTTP backups, queues, views."""
