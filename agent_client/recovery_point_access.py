@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from agent_client.agent_context import AgentContext
@@ -10,7 +11,6 @@ from agent_client.chunk_codec import ChunkCodec
 from agent_client.chunk_index import ChunkIndex, TrailerCache, load_chunk_index
 from agent_client.commit_flow import commit_blob_name
 from agent_client.errors import BlobNotFoundError, IntegrityError, NotFoundError
-from agent_client.keys import MasterKeys
 from agent_client.ports import BlobListing, RestoreSession, VaultBlobs, iter_blobs
 from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
 from agent_client.tree_format import TreeEntry
@@ -45,24 +45,25 @@ def open_recovery_point(context: AgentContext, recovery_point_id: str, from_seco
     except NotFoundError:
         raise NotFoundError(f"recovery point {recovery_point_id} does not exist in this vault", 404) from None
     vault_blobs = context.make_blobs(session.container_url, session.sas)
-    master_keys = _master_keys(context, vault_blobs, session)
+    key_id = session.key_id or session.recovery_point.get("key_id")
+    if not key_id:
+        raise IntegrityError("the vault has no key: nothing in it can be read")
+    context.passphrases.current()  # any prompt happens here, on the main thread
+    # scrypt (about 0.4 s of CPU, GIL released) runs while the keyless pack indexes load.
+    with ThreadPoolExecutor(1, thread_name_prefix="keys") as keys_thread:
+        keys = keys_thread.submit(read_master_keys, vault_blobs, key_id, context.passphrases)
+        try:
+            cache = TrailerCache(context.cache_dir / "trailers" if trust_cached_trailers else None)
+            index = load_chunk_index(vault_blobs, _recovery_point_packs(vault_blobs, recovery_point_id), cache)
+        finally:
+            master_keys = keys.result()
     try:
         snapshot_blob = vault_blobs.get(snapshot_blob_name(recovery_point_id))
     except BlobNotFoundError:
         raise IntegrityError(f"the snapshot of recovery point {recovery_point_id} is missing from the vault",
                              [snapshot_blob_name(recovery_point_id)]) from None
     document = open_snapshot(snapshot_blob, master_keys, recovery_point_id)
-    cache = TrailerCache(context.cache_dir / "trailers" if trust_cached_trailers else None)
-    index = load_chunk_index(vault_blobs, _recovery_point_packs(vault_blobs, recovery_point_id), cache)
     return OpenedRecoveryPoint(recovery_point_id, session, vault_blobs, ChunkCodec(master_keys), document, index)
-
-
-def _master_keys(context: AgentContext, vault_blobs: VaultBlobs, session: RestoreSession) -> MasterKeys:
-    """The vault's current key blob, which a passphrase change replaces (the master keys stay the same)."""
-    key_id = session.key_id or session.recovery_point.get("key_id")
-    if not key_id:
-        raise IntegrityError("the vault has no key: nothing in it can be read")
-    return read_master_keys(vault_blobs, key_id, context.passphrases)
 
 
 def _recovery_point_packs(vault_blobs: VaultBlobs, recovery_point_id: str) -> list[BlobListing]:
