@@ -1,14 +1,18 @@
 """Restores a bounded batch of files: fetch only the needed chunks (coalesced ranged reads), check, write.
 
 Each file is written to a temporary sibling (created by its first write, sized with ftruncate
-at the end so holes stay holes), every chunk is authenticated and its id recomputed before a
-byte of it is written, and a file is finished by the worker that resolves its last chunk: renamed
-into place if every chunk checked out, deleted otherwise.
+at the end so holes, and chunks that are all zeros, stay holes), every chunk is authenticated and
+its id recomputed before a byte of it is written, and a file is finished by the worker that
+resolves its last chunk: renamed into place if every chunk checked out, deleted otherwise.
+A file keeps one descriptor from its first write to its finish while the batch's budget of open
+files allows; past it, each chunk opens and closes the file.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import resource
 import threading
 from collections import defaultdict
 from collections.abc import Callable
@@ -17,6 +21,7 @@ from dataclasses import dataclass, field
 
 from agent_client.chunk_codec import ChunkCodec, ChunkDamagedError
 from agent_client.chunk_index import ChunkIndex, ChunkLocation
+from agent_client.chunking import MAX_CHUNK_SIZE
 from agent_client.errors import BlobNotFoundError
 from agent_client.file_metadata import apply_metadata
 from agent_client.ports import VaultBlobs
@@ -28,6 +33,10 @@ _MAX_GAP = 256 << 10
 _MAX_RANGE = 16 << 20
 MAX_BATCH_CHUNK_USES = 50_000
 MAX_BATCH_FILES = 10_000
+_MAX_HELD_FILES = 256
+_WRITE_FLAGS = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
+_CREATE_FLAGS = os.O_CREAT | os.O_EXCL
+_ZEROS = bytes(MAX_CHUNK_SIZE)  # a chunk is all zeros when it is a prefix of this (one memcmp)
 
 
 @dataclass(eq=False)
@@ -41,7 +50,9 @@ class FileJob:
     error: str | None = None
     remaining: int = 0
     created: bool = False
-    creation: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    fd: int | None = None  # held from the first write to the finish, if the batch's budget allowed
+    writers: int = 0  # writes under way on fd: it is closed only when none is
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)  # guards created, fd, writers
 
     @property
     def failed(self) -> bool:
@@ -60,7 +71,8 @@ class RestoreBatch:
     """Collects files, then restores them together so shared chunks are fetched once."""
 
     def __init__(self, vault_blobs: VaultBlobs, codec: ChunkCodec, index: ChunkIndex,
-                 on_finished: Callable[[FileJob], None], on_bytes: Callable[[int, int], None], workers: int = 6) -> None:
+                 on_finished: Callable[[FileJob], None], on_bytes: Callable[[int, int], None], workers: int = 6,
+                 held_files: int | None = None) -> None:
         self._blobs = vault_blobs
         self._codec = codec
         self._index = index
@@ -71,6 +83,7 @@ class RestoreBatch:
         self._jobs: list[FileJob] = []
         self._use_count = 0
         self._lock = threading.Lock()
+        self._held_files = threading.Semaphore(held_file_budget() if held_files is None else held_files)
 
     @property
     def is_full(self) -> bool:
@@ -91,17 +104,22 @@ class RestoreBatch:
         """Fetches, checks and writes every chunk of the batch; each file is finished as its last chunk lands."""
         ranges = self._plan_ranges()
         without_chunks = [job for job in self._jobs if job.remaining == 0]
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="restore") as pool:
-            for _ in pool.map(self._finish, without_chunks):
-                pass
-            for _ in pool.map(self._fetch_range, ranges):
-                pass
+        try:
+            with ThreadPoolExecutor(self._workers, thread_name_prefix="restore") as pool:
+                for _ in pool.map(self._finish, without_chunks):
+                    pass
+                for _ in pool.map(self._fetch_range, ranges):
+                    pass
+        except BaseException:
+            self._abandon()  # no descriptor outlives a failed run; discard() deletes the temporaries
+            raise
         self._uses.clear()
         self._jobs.clear()
         self._use_count = 0
 
     def discard(self) -> None:
-        """Deletes the temporary files of a batch that will not finish (the restore is failing)."""
+        """Closes and deletes the temporary files of a batch that will not finish (the restore is failing)."""
+        self._abandon()
         for job in self._jobs:
             if job.created:
                 try:
@@ -111,6 +129,15 @@ class RestoreBatch:
         self._uses.clear()
         self._jobs.clear()
         self._use_count = 0
+
+    def _abandon(self) -> None:
+        """Fails every unfinished file and closes its descriptor (a write still under way closes it as it ends)."""
+        for job in self._jobs:
+            with self._lock:
+                if job.remaining > 0:
+                    job.error = job.error or "the restore stopped"
+            with job.lock:
+                self._close_held(job, report_errors=False)
 
     def _plan_ranges(self) -> list[_Range]:
         by_pack: dict[str, list[tuple[bytes, ChunkLocation]]] = defaultdict(list)
@@ -151,26 +178,73 @@ class RestoreBatch:
             except ChunkDamagedError as exc:
                 self._resolve_all(uses, damage=f"chunk {chunk_id.hex()[:16]} in {chunk_range.pack_name}: {exc}")
                 continue
+            all_zeros = _ZEROS.startswith(plaintext)
             for job, offset in uses:
-                self._resolve(job, error=None if job.failed else self._write(job, offset, plaintext))
+                self._resolve(job, error=None if job.failed else self._write(job, offset, plaintext, all_zeros))
 
-    def _write(self, job: FileJob, offset: int, plaintext: bytes) -> str | None:
-        """Writes one chunk into the file's temporary; returns why it could not."""
-        flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-        try:
-            with job.creation:  # the first write creates the file, exclusively (creating is slow: not under the batch lock)
-                if not job.created:
-                    os.close(os.open(job.temporary_path, flags | os.O_CREAT | os.O_EXCL, 0o600))
-                    job.created = True
-            fd = os.open(job.temporary_path, flags)
+    def _write(self, job: FileJob, offset: int, plaintext: bytes, all_zeros: bool) -> str | None:
+        """Writes one chunk into the file's temporary; returns why it could not.
+
+        An all-zero chunk is left a hole: the finish's ftruncate gives the file its size.
+        """
+        if not all_zeros:
             try:
-                os.pwrite(fd, plaintext, offset)
-            finally:
-                os.close(fd)
-        except OSError as exc:
-            return f"cannot write: {exc.strerror or exc}"
+                opened = self._open_for_write(job)
+                if opened is None:
+                    return None  # the file failed meanwhile: nothing more of it is written
+                fd, held = opened
+                try:
+                    _pwrite_all(fd, plaintext, offset)
+                finally:
+                    self._done_writing(job, fd, held)
+            except OSError as exc:
+                return f"cannot write: {exc.strerror or exc}"
         self._on_bytes(0, len(plaintext))
         return None
+
+    def _open_for_write(self, job: FileJob) -> tuple[int, bool] | None:
+        """A descriptor on the file's temporary, and whether the job holds it (else the caller closes it).
+
+        None if the file has failed. Opening is under the job's lock, not the batch's.
+        """
+        with job.lock:
+            if job.failed:
+                return None
+            if job.fd is None:
+                held = self._held_files.acquire(blocking=False)
+                try:
+                    fd = _open_temporary(job)
+                except BaseException:
+                    if held:
+                        self._held_files.release()
+                    raise
+                if not held:
+                    return fd, False
+                job.fd = fd
+            job.writers += 1
+            return job.fd, True
+
+    def _done_writing(self, job: FileJob, fd: int, held: bool) -> None:
+        if not held:
+            os.close(fd)
+            return
+        with job.lock:
+            job.writers -= 1
+            if job.failed:
+                self._close_held(job, report_errors=False)  # no later write needs it
+
+    def _close_held(self, job: FileJob, report_errors: bool) -> None:
+        """Closes the job's descriptor unless a write still uses it (the last writer then does); job.lock held."""
+        if job.fd is None or job.writers > 0:
+            return
+        fd, job.fd = job.fd, None
+        try:
+            os.close(fd)
+        except OSError:
+            if report_errors:
+                raise
+        finally:
+            self._held_files.release()
 
     def _resolve_all(self, uses: list[tuple[FileJob, int]], damage: str) -> None:
         for job, _ in uses:
@@ -187,24 +261,64 @@ class RestoreBatch:
             self._finish(job)
 
     def _finish(self, job: FileJob) -> None:
+        """Runs once `remaining` is 0, so after every write of the file has returned: none still uses its fd."""
         if not job.failed:
             try:
-                flags = os.O_WRONLY | os.O_NOFOLLOW | os.O_CLOEXEC | (0 if job.created else os.O_CREAT | os.O_EXCL)
-                fd = os.open(job.temporary_path, flags, 0o600)
-                job.created = True
-                try:
-                    os.ftruncate(fd, job.entry.size)  # a trailing hole, or a file that is all holes
-                finally:
-                    os.close(fd)
+                self._size_and_close(job)
                 apply_metadata(job.temporary_path, job.entry)
                 os.replace(job.temporary_path, job.final_path)
                 job.created = False
             except OSError as exc:
                 job.error = f"cannot write: {exc.strerror or exc}"
-        if job.failed and job.created:
-            try:
-                os.unlink(job.temporary_path)
-            except FileNotFoundError:
-                pass
-            job.created = False
+        if job.failed:
+            with job.lock:
+                self._close_held(job, report_errors=False)
+            if job.created:
+                try:
+                    os.unlink(job.temporary_path)
+                except FileNotFoundError:
+                    pass
+                job.created = False
         self._on_finished(job)
+
+    def _size_and_close(self, job: FileJob) -> None:
+        """ftruncate to the file's size (trailing holes, zero chunks, a file of holes), then close it."""
+        with job.lock:
+            held = job.fd is not None
+            if held:
+                fd = job.fd
+                job.writers += 1  # not even an abandoning thread may close it under the ftruncate
+            else:
+                fd = _open_temporary(job)
+        try:
+            os.ftruncate(fd, job.entry.size)
+        finally:
+            if held:
+                with job.lock:
+                    job.writers -= 1
+                    self._close_held(job, report_errors=True)
+            else:
+                os.close(fd)
+
+
+def held_file_budget() -> int:
+    """How many files a batch may hold open at once: a quarter of the soft RLIMIT_NOFILE, at most 256."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return _MAX_HELD_FILES if soft == resource.RLIM_INFINITY else max(0, min(_MAX_HELD_FILES, soft // 4))
+
+
+def _open_temporary(job: FileJob) -> int:
+    """Opens the file's temporary for writing; the first open creates it, exclusively (job.lock held)."""
+    fd = os.open(job.temporary_path, _WRITE_FLAGS | (0 if job.created else _CREATE_FLAGS), 0o600)
+    job.created = True
+    return fd
+
+
+def _pwrite_all(fd: int, data: bytes, offset: int) -> None:
+    """pwrite until every byte is written: a short write must not leave a silent hole in the file."""
+    view = memoryview(data)
+    while view:
+        written = os.pwrite(fd, view, offset)
+        if written == 0:
+            raise OSError(errno.EIO, "the file system accepted no bytes")
+        view, offset = view[written:], offset + written
