@@ -10,6 +10,8 @@ from devstack.errors import StackError
 
 AZURITE_SCRIPT = Path("node_modules/azurite/dist/src/azurite.js")
 COSMOS_SCRIPT = Path("node_modules/@vercel/cosmosdb-server/lib/cli.js")
+# Starts that server with keep-alive connections (its CLI has no flag for it).
+COSMOS_LAUNCHER = Path("devstack/cosmos_server.js")
 
 
 def venv_python(repo_root: Path) -> Path:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import readiness
-from devstack.deps import AZURITE_SCRIPT, COSMOS_SCRIPT
+from devstack.deps import AZURITE_SCRIPT, COSMOS_LAUNCHER
 from devstack.stack_files import COSMOS_KEY, cosmos_endpoint, storage_connection_string
 
 SERVICE_NAMES = ("storage-primary", "storage-secondary", "cosmos", "functions")
@@ -63,8 +63,8 @@ def _azurite(region: str) -> Service:
 
 
 def _cosmos_command(layout: Layout, ports: Mapping[str, int]) -> list[str]:
-    # cosmosdb-server ignores arguments it does not know: the last two mark the process as this stack's.
-    return [str(layout.node), str(layout.repo_root / COSMOS_SCRIPT), "--host", "127.0.0.1",
+    # The launcher ignores arguments it does not know: the last two mark the process as this stack's.
+    return [str(layout.node), str(layout.repo_root / COSMOS_LAUNCHER), "--host", "127.0.0.1",
             "-p", str(ports["cosmos"]), "--devstack-service", str(layout.state_dir / "cosmos")]
 
 

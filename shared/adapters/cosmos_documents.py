@@ -156,8 +156,9 @@ class CosmosDocuments:
 class _LoopbackTlsAdapter(requests.adapters.HTTPAdapter):
     """One prebuilt TLS context for every connection to the local emulator.
 
-    The emulator closes the connection after each response, and without a context of its own
-    urllib3 reloads the system CA bundle for each new connection (about 40 ms each). Certificate
+    Without a context of its own urllib3 reloads the system CA bundle for each new connection
+    (about 40 ms each; the local stack's server keeps connections alive, but a pool still opens
+    one per thread). Certificate
     checks are off because the emulator's certificate is self-signed; only loopback gets this."""
 
     def __init__(self) -> None:
