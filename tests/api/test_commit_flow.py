@@ -4,6 +4,7 @@ import hashlib
 import secrets
 import time
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 import pytest
 import urllib3
@@ -104,3 +105,13 @@ def test_bad_commit_goes_to_poison_with_reason_then_replays_after_the_fix(api, t
     status, replayed = api.call("POST", f"/poison/commits/{poisoned['message_id']}/replay", stack["BACKUP_ADMIN_KEY"])
     assert status == 200 and replayed["replayed"]
     _wait_for_state(api, tenant, rp_id, {"committed"})
+
+
+@pytest.mark.parametrize("token", ["+Aw+'[$a|", "{}", "[1]", "é", "%00"])
+def test_a_malformed_continuation_token_is_a_client_error_not_an_outage(api, tenants, token):
+    """Found by the schemathesis soak (seed 122131710): a token the local server chokes on answered 503."""
+    tenant = tenants[0]
+    status, body = api.call("GET", f"/recovery-points?state=pending&limit=266&continuation={quote(token)}",
+                            tenant["admin_key"])
+    assert status == 400, body
+    assert "continuation" in body["error"]
