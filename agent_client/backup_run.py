@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
@@ -26,7 +25,7 @@ from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeStreamWriter
 from agent_client.tree_reader import iter_snapshot_entries
 from agent_client.upload_pipeline import UploadPipeline
-from agent_client.vault_keys import OpenedKeys, open_backup_keys
+from agent_client.vault_keys import OpenedKeys, open_backup_keys, unwrap_beside
 from shared.formats.commit_manifest import CommitSummary
 from shared.formats.pack_index import ChunkKind
 
@@ -129,22 +128,18 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
 def _open_keys_and_index(context: AgentContext, trailer_cache: TrailerCache) -> tuple[OpenedKeys, ChunkIndex]:
     """Opens the session, then unwraps the vault key while the vault's pack index loads.
 
-    scrypt (about 0.4 s of CPU) releases the GIL, and the index is keyless, so the two overlap.
-    A vault's first key may need two prompts and may lose a race that re-opens the session: that
-    case runs in order.
+    The index is keyless, so the two overlap. A vault's first key may need two prompts and may
+    lose a race that re-opens the session: that case runs in order.
     """
     session = context.api.open_backup_session()
     if session.key_id is None:
         opened = open_backup_keys(context.api, session, context.make_blobs, context.passphrases)
         return opened, _load_index(opened.vault_blobs, opened.session, trailer_cache)
-    context.passphrases.current()  # any prompt happens here, on the main thread
-    with ThreadPoolExecutor(1, thread_name_prefix="keys") as keys_thread:
-        keys = keys_thread.submit(open_backup_keys, context.api, session, context.make_blobs, context.passphrases)
-        try:
-            index = _load_index(context.make_blobs(session.container_url, session.sas), session, trailer_cache)
-        finally:
-            opened = keys.result()
-    return opened, index
+    return unwrap_beside(
+        context.passphrases,
+        lambda: open_backup_keys(context.api, session, context.make_blobs, context.passphrases),
+        lambda: _load_index(context.make_blobs(session.container_url, session.sas), session, trailer_cache),
+    )
 
 
 def _load_index(vault_blobs: VaultBlobs, session, trailer_cache: TrailerCache) -> ChunkIndex:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from agent_client.agent_context import AgentContext
@@ -15,7 +14,7 @@ from agent_client.ports import BlobListing, RestoreSession, VaultBlobs, iter_blo
 from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
 from agent_client.tree_format import TreeEntry
 from agent_client.tree_reader import iter_snapshot_entries
-from agent_client.vault_keys import read_master_keys
+from agent_client.vault_keys import read_master_keys, unwrap_beside
 from shared.formats.commit_manifest import CommitManifest
 
 
@@ -48,15 +47,12 @@ def open_recovery_point(context: AgentContext, recovery_point_id: str, from_seco
     key_id = session.key_id or session.recovery_point.get("key_id")
     if not key_id:
         raise IntegrityError("the vault has no key: nothing in it can be read")
-    context.passphrases.current()  # any prompt happens here, on the main thread
-    # scrypt (about 0.4 s of CPU, GIL released) runs while the keyless pack indexes load.
-    with ThreadPoolExecutor(1, thread_name_prefix="keys") as keys_thread:
-        keys = keys_thread.submit(read_master_keys, vault_blobs, key_id, context.passphrases)
-        try:
-            cache = TrailerCache(context.cache_dir / "trailers" if trust_cached_trailers else None)
-            index = load_chunk_index(vault_blobs, _recovery_point_packs(vault_blobs, recovery_point_id), cache)
-        finally:
-            master_keys = keys.result()
+    cache = TrailerCache(context.cache_dir / "trailers" if trust_cached_trailers else None)
+    master_keys, index = unwrap_beside(  # the keyless pack indexes load meanwhile
+        context.passphrases,
+        lambda: read_master_keys(vault_blobs, key_id, context.passphrases),
+        lambda: load_chunk_index(vault_blobs, _recovery_point_packs(vault_blobs, recovery_point_id), cache),
+    )
     try:
         snapshot_blob = vault_blobs.get(snapshot_blob_name(recovery_point_id))
     except BlobNotFoundError:

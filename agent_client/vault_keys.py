@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TypeVar
 
 from agent_client.errors import BlobNotFoundError, IntegrityError, ServiceError, UsageError
 from agent_client.keys import MasterKeys, key_blob_name, new_key_id, unwrap_master_keys, wrap_master_keys
@@ -11,6 +13,8 @@ from agent_client.passphrases import Passphrases
 from agent_client.ports import BackupSession, ServiceApi, VaultBlobs
 
 BlobsFactory = Callable[[str, str], VaultBlobs]
+Keys = TypeVar("Keys")
+Work = TypeVar("Work")
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,21 @@ def read_master_keys(vault_blobs: VaultBlobs, key_id: str, passphrases: Passphra
     except BlobNotFoundError:
         raise IntegrityError(f"the vault's key blob {key_blob_name(key_id)} is missing") from None
     return unwrap_master_keys(key_blob, passphrases.current(), key_id)
+
+
+def unwrap_beside(passphrases: Passphrases, unwrap: Callable[[], Keys], work: Callable[[], Work]) -> tuple[Keys, Work]:
+    """Runs `unwrap` (scrypt: ~0.4 s of CPU, GIL released) on its own thread while `work` runs here.
+
+    Any passphrase prompt happens first, on this thread. `work` must not need the keys.
+    """
+    passphrases.current()
+    with ThreadPoolExecutor(1, thread_name_prefix="keys") as keys_thread:
+        keys = keys_thread.submit(unwrap)
+        try:
+            done = work()
+        finally:
+            unwrapped = keys.result()
+    return unwrapped, done
 
 
 def open_backup_keys(api: ServiceApi, session: BackupSession, make_blobs: BlobsFactory,
