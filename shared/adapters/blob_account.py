@@ -90,12 +90,8 @@ class BlobAccount:
 
     def blob_size(self, container: str, name: str) -> int | None:
         """The blob's size, or None if it does not exist."""
-        try:
-            return self._service.get_blob_client(container, name).get_blob_properties().size
-        except ResourceNotFoundError:
-            return None
-        except Exception as exc:  # noqa: BLE001
-            raise _translate(exc, f"blob {name}") from exc
+        properties = self.blob_properties(container, name)
+        return None if properties is None else properties.size
 
     def blob_properties(self, container: str, name: str) -> BlobProperties | None:
         """The blob's size and ETag, or None if it does not exist."""

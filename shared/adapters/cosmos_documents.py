@@ -147,11 +147,9 @@ class CosmosDocuments:
         The local server drops the connection on some malformed tokens instead of answering 400;
         if it answers the same partition without the token, the token was the problem, not the
         database."""
+        sql, params = self._sql(vault_id, "true", {}, None, "VALUE 1")
         try:
-            next(self._container.query_items(
-                "SELECT VALUE 1 FROM c WHERE c.vault_id = @vault_id", parameters=[{"name": "@vault_id", "value": vault_id}],
-                partition_key=vault_id, max_item_count=1,
-            ).by_page(), None)
+            next(self._container.query_items(sql, parameters=params, partition_key=vault_id, max_item_count=1).by_page(), None)
             return True
         except Exception:  # noqa: BLE001 - unreachable: the caller reports the original error
             return False

@@ -72,11 +72,8 @@ def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str, known: dict 
     `known` is the document as read in bulk before (None: absent then); a stale one only costs a
     retry, because every write is conditional. Raises PackDeleting.
     """
-    doc, first = known, True
+    doc = known
     while True:
-        if not first:
-            doc = rt.catalog.packs.find(vault_id, pack)
-        first = False
         now = rt.clock().isoformat()
         if doc is None:
             try:
@@ -85,14 +82,16 @@ def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str, known: dict 
                     "created": now, "created_by": rp_id, "last_ref_at": now, "condemned_at": None,
                 })
             except Conflict:
-                continue
-        if doc["state"] == "deleting":
+                pass
+        elif doc["state"] == "deleting":
             raise PackDeleting(pack)
-        try:
-            written = rt.catalog.packs.replace({**doc, "state": "live", "condemned_at": None, "last_ref_at": now}, doc["_etag"])
-            return doc.get("created_by") == rp_id, written
-        except PreconditionFailed:
-            continue
+        else:
+            try:
+                written = rt.catalog.packs.replace({**doc, "state": "live", "condemned_at": None, "last_ref_at": now}, doc["_etag"])
+                return doc.get("created_by") == rp_id, written
+            except PreconditionFailed:
+                pass
+        doc = rt.catalog.packs.find(vault_id, pack)  # changed since it was read: read it again
 
 
 def record_checked(rt, doc: dict, etag: str, chunks: int) -> None:
