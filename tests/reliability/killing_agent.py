@@ -1,4 +1,6 @@
-"""`backup-agent`, killed (or paused) at a chosen HTTP request: `python -m tests.reliability.killing_agent ARGS...`.
+"""`backup-agent` instrumented for tests (killed or paused at a chosen HTTP request, its requests and file opens recorded).
+
+Run as `python -m tests.reliability.killing_agent ARGS...`; each variable below is optional.
 
 RELIABILITY_KILL_AT  "before:7" dies as the 7th request (API or storage) is about to be sent,
                      "after:7" right after its response arrived; "after:2:PUT /packs/" counts only
@@ -11,6 +13,8 @@ RELIABILITY_TRACE    a file that gets one line per request: its number, method a
 RELIABILITY_CAPTURE  a file that gets one JSON line per request with everything the service
                      side receives: method, URL with its query, headers, and the body (bodies
                      of blob uploads are left out: the stored blobs are read back instead)
+RELIABILITY_OPENS    a file that gets one line per file the process opens (an audit hook on the
+                     "open" event: built-in open(), os.open, imports; directory listings are not opens)
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ _matched = 0  # the requests the kill point counts
 _kill_when, _kill_at, _kill_match = ((os.environ.get("RELIABILITY_KILL_AT") or ":0") + "::").split(":")[:3]
 _trace = os.environ.get("RELIABILITY_TRACE")
 _capture = os.environ.get("RELIABILITY_CAPTURE")
+_opens = os.environ.get("RELIABILITY_OPENS")
 _urlopen = urllib3.connectionpool.HTTPConnectionPool.urlopen
 
 
@@ -80,7 +85,22 @@ def _record(pool, method, url, kwargs) -> None:
                                   "headers": dict(kwargs.get("headers") or {}), "body": body}) + "\n")
 
 
+def _record_opens(opens_file: str) -> None:
+    # Opened before the hook is installed, and written with os.write, so recording opens nothing.
+    fd = os.open(opens_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
+    lock = threading.Lock()
+
+    def hook(event: str, arguments: tuple) -> None:
+        if event == "open" and arguments[0] is not None and not isinstance(arguments[0], int):
+            with lock:
+                os.write(fd, os.fsencode(arguments[0]) + b"\n")
+
+    sys.addaudithook(hook)
+
+
 urllib3.connectionpool.HTTPConnectionPool.urlopen = urlopen
+if _opens:
+    _record_opens(_opens)
 
 if __name__ == "__main__":
     from agent_client.cli import main
