@@ -16,6 +16,10 @@ T = TypeVar("T")
 class RetryingBlobs:
     """Retries StorageBusyError up to `attempts` times; other errors pass through at once.
 
+    The wait is exponential backoff with jitter, but never shorter than the `retry_after` a
+    throttled request carries (the adapter reads Retry-After), and never longer than `max_delay`:
+    a server asking for minutes does not stall a backup past the attempt budget's bound.
+
     A put retried after a lost response may answer "already exists": that is success, because
     every blob the client writes is either content-addressed or unique to its session.
     """
@@ -44,9 +48,10 @@ class RetryingBlobs:
         for attempt in range(self._attempts):
             try:
                 return call()
-            except StorageBusyError:
+            except StorageBusyError as busy:
                 if attempt == self._attempts - 1:
                     raise
-                delay = min(self._max_delay, self._base_delay * 2**attempt)
-                self._sleep(delay * random.uniform(0.5, 1.0))
+                backoff = min(self._max_delay, self._base_delay * 2**attempt) * random.uniform(0.5, 1.0)
+                asked = getattr(busy, "retry_after", None) or 0.0
+                self._sleep(max(backoff, min(asked, self._max_delay)))
         raise AssertionError("unreachable")

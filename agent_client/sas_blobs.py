@@ -4,11 +4,15 @@ Every write is one Put Blob with `If-None-Match: *`: the SAS has create but not 
 permission, and Put Block would need write. A blob that already exists answers 409/412, or 403
 (the create-only SAS refuses the overwrite first), which put_new reports as False after checking
 that the blob is really there. Transport failures, 429 and 5xx become
-StorageBusyError for the retrying wrapper; everything else becomes a one-line BackupError.
+StorageBusyError for the retrying wrapper, carrying as `retry_after` the seconds the storage
+asked for (`retry-after-ms`, `x-ms-retry-after-ms` or `Retry-After`, as azure-core reads them);
+everything else becomes a one-line BackupError.
 """
 
 from __future__ import annotations
 
+import email.utils
+import time
 import urllib.parse
 import xml.etree.ElementTree as ElementTree
 
@@ -93,7 +97,9 @@ class SasBlobs:
             host = urllib.parse.urlsplit(self._container_url).netloc
             raise StorageBusyError(f"cannot reach the vault storage at {host} ({type(exc).__name__})") from exc
         if response.status == 429 or response.status >= 500:
-            raise StorageBusyError(f"the vault storage answered HTTP {response.status}")
+            busy = StorageBusyError(f"the vault storage answered HTTP {response.status}")
+            busy.retry_after = retry_after_seconds(response.headers)
+            raise busy
         return response
 
     @staticmethod
@@ -104,6 +110,27 @@ class SasBlobs:
         if response.status == 403:
             return ServiceError(f"the vault storage refused to {doing}: the session's access expired or lacks permission ({code})", 403)
         return ServiceError(f"the vault storage could not {doing}: HTTP {response.status} {code}".rstrip(), response.status)
+
+
+def retry_after_seconds(headers) -> float | None:
+    """The wait a 429/503 asks for, in seconds (0 for a date in the past); None if it names none or is unreadable."""
+    for name, scale in (("retry-after-ms", 1000), ("x-ms-retry-after-ms", 1000)):
+        try:
+            return max(0.0, float(headers[name]) / scale)
+        except (KeyError, ValueError):
+            pass
+    value = headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
 
 
 def _parse_listing(xml_bytes: bytes) -> BlobPage:
