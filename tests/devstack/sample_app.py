@@ -55,7 +55,7 @@ def record_message(msg: func.QueueMessage) -> None:
 
 @app.queue_trigger(arg_name="msg", queue_name="sample-fails", connection="PRIMARY_STORAGE")
 def always_fails(msg: func.QueueMessage) -> None:
-    _record("always_fails", id=msg.id, body=msg.get_body().decode(), dequeue_count=msg.dequeue_count)
+    _record("always_fails", id=msg.id, body=msg.get_body().decode(), dequeue_count=msg.dequeue_count, at=time.time())
     raise ValueError("sample handler always fails")
 
 

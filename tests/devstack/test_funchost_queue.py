@@ -6,16 +6,20 @@ import base64
 import json
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import urllib3
 from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
+from devstack.funchost.host_config import load_host_config
 from tests.devstack.sample_records import wait_for
 
 pytestmark = pytest.mark.timeout(90)
 
-MAX_DEQUEUE_COUNT = 3  # tests/devstack/host.json
+QUEUE_OPTIONS = load_host_config(Path(__file__).with_name("host.json")).queues
+# A retry may wait one polling interval past the visibility timeout; the rest is slack for a busy machine.
+RETRY_GAP_SLACK_SECONDS = 3.0
 
 
 def _queue(stack, name: str, encoded: bool = True) -> QueueClient:
@@ -43,20 +47,25 @@ def test_a_message_setting_named_queue_reaches_the_function_decoded_with_its_deq
     assert received == [{"id": sent.id, "body": body.decode(), "dequeue_count": 1}]
 
 
-def test_a_failing_message_is_tried_max_dequeue_count_times_then_moved_to_poison_intact(sample_stack, records):
+def test_a_failing_message_is_retried_after_the_visibility_timeout_then_moved_to_poison_once(sample_stack, records):
     body = json.dumps({"marker": str(uuid.uuid4())}).encode()
     source = _queue(sample_stack, "sample-fails")
     poison = _queue(sample_stack, "sample-fails-poison", encoded=False)
     sent = source.send_message(body)
     wire_text = base64.b64encode(body).decode()
     wait_for(lambda: wire_text in _messages_in(poison), timeout=30)
-    time.sleep(2)  # longer than the visibility timeout: no attempt may follow the move
+    time.sleep(QUEUE_OPTIONS.visibility_timeout + 1)  # no attempt (nor a second copy) may follow the move
     attempts = [r for r in records.of("always_fails") if r["id"] == sent.id]
-    assert [a["dequeue_count"] for a in attempts] == list(range(1, MAX_DEQUEUE_COUNT + 1))
+    assert [a["dequeue_count"] for a in attempts] == list(range(1, QUEUE_OPTIONS.max_dequeue_count + 1))
     assert all(a["body"] == body.decode() for a in attempts)
+    gaps = [later["at"] - earlier["at"] for earlier, later in zip(attempts, attempts[1:])]
+    upper = QUEUE_OPTIONS.visibility_timeout + QUEUE_OPTIONS.max_polling_interval + RETRY_GAP_SLACK_SECONDS
+    assert all(QUEUE_OPTIONS.visibility_timeout <= gap <= upper for gap in gaps), gaps
+    assert _messages_in(poison).count(wire_text) == 1
     assert source.get_queue_properties().approximate_message_count == 0
     log = sample_stack.process("functions").log_file.read_text()
-    assert f"function always_fails failed on message {sent.id} (dequeue count 3 of 3): ValueError" in log
+    limit = QUEUE_OPTIONS.max_dequeue_count
+    assert f"function always_fails failed on message {sent.id} (dequeue count {limit} of {limit}): ValueError" in log
 
 
 def test_a_message_that_is_not_base64_ends_in_poison_without_reaching_the_function(sample_stack, records):
