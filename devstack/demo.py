@@ -62,10 +62,11 @@ def _identical(left: Path, right: Path) -> list[str]:
 
 def main() -> int:
     stack = Stack()
-    started_here = not stack.is_up()
+    # Only these are the demo's to stop: a service someone else started keeps running.
+    started_here = [name for name, pid in stack.status().items() if pid is None]
     print("starting the local stack (Azurite x2, Cosmos DB API server, Functions host)...", flush=True)
-    stack_env = stack.up()
     try:
+        stack_env = stack.up()
         with tempfile.TemporaryDirectory(prefix="backup-demo-") as scratch:
             scratch_path = Path(scratch)
             env = {
@@ -106,8 +107,9 @@ def main() -> int:
             return 0
     finally:
         if started_here:
-            print("stopping the local stack...", flush=True)
-            stack.down()
+            print(f"stopping what the demo started: {', '.join(started_here)}...", flush=True)
+            for name in reversed(started_here):
+                stack.stop_service(name)
 
 
 if __name__ == "__main__":
