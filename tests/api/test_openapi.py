@@ -2,24 +2,13 @@
 
 import re
 
-import function_app
 from shared.services.openapi_document import openapi_document
-
-
-def _registered_routes() -> set[tuple[str, str]]:
-    routes = set()
-    for function in function_app.app.get_functions():
-        for binding in function.get_bindings():
-            spec = binding.get_dict_repr()
-            if spec.get("type") == "httpTrigger":
-                for method in spec["methods"]:
-                    routes.add((str(method).split(".")[-1].lower(), "/" + spec["route"]))
-    return routes
+from tests.api.conftest import registered_routes
 
 
 def test_document_lists_exactly_the_registered_routes():
     documented = {(method, path) for path, item in openapi_document()["paths"].items() for method in item}
-    assert documented == _registered_routes()
+    assert documented == set(registered_routes())
 
 
 def test_document_is_served(api):
