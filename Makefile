@@ -4,6 +4,8 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+REQUIRE_PYTHON = command -v $(PYTHON_VERSION) >/dev/null \
+	|| { echo "error: $(PYTHON_VERSION) not found; install Python 3.11" >&2; exit 1; }
 
 .PHONY: venv node_modules stack-up stack-down stack-status test demo soak bench
 
@@ -11,7 +13,7 @@ venv: $(VENV_STAMP)
 
 # Re-installs only when a requirements file or the project metadata changes.
 $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	@command -v $(PYTHON_VERSION) >/dev/null || { echo "error: $(PYTHON_VERSION) not found; install Python 3.11" >&2; exit 1; }
+	@$(REQUIRE_PYTHON)
 	test -x $(VENV_PY) || $(PYTHON_VERSION) -m venv $(VENV)
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	$(VENV_PY) -m pip install --quiet --disable-pip-version-check -e . --no-deps
@@ -19,10 +21,12 @@ $(VENV_STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 node_modules: $(NODE_STAMP)
 
+# npm's output goes to .devstack/npm.log (or $DEVSTACK_DIR's); a failure prints one line naming it.
 $(NODE_STAMP): package.json package-lock.json
 	@command -v npm >/dev/null || { echo "error: npm not found; install Node.js 20 or later with npm" >&2; exit 1; }
-	npm ci --no-audit --no-fund
-	touch $@
+	@$(REQUIRE_PYTHON)
+	@$(PYTHON_VERSION) -m devstack.deps node_modules
+	@touch $@
 
 stack-up: venv node_modules
 	$(VENV_PY) -m devstack.stack up

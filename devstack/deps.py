@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from devstack.errors import StackError
@@ -19,9 +21,13 @@ def venv_python(repo_root: Path) -> Path:
 
 
 def _run_logged(argv: list[str], repo_root: Path, log_path: Path, what: str) -> None:
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        result = subprocess.run(argv, cwd=repo_root, stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=subprocess.STDOUT, check=False)
+        try:
+            result = subprocess.run(argv, cwd=repo_root, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, check=False)
+        except OSError as exc:
+            raise StackError(f"{what} could not start: {exc}") from None
     if result.returncode != 0:
         raise StackError(f"{what} failed with exit code {result.returncode} (log: {log_path})")
 
@@ -46,5 +52,30 @@ def ensure_node_modules(repo_root: Path, state_dir: Path) -> Path:
         return Path(node)
     if shutil.which("npm") is None:
         raise StackError("node_modules is missing and npm is not installed: install npm, then run `make node_modules`")
-    _run_logged(["npm", "ci", "--no-audit", "--no-fund"], repo_root, state_dir / "npm.log", "npm ci")
+    install_node_modules(repo_root, state_dir)
     return Path(node)
+
+
+def install_node_modules(repo_root: Path, state_dir: Path) -> None:
+    """`npm ci`, its output kept in <state_dir>/npm.log rather than on the terminal."""
+    _run_logged(["npm", "ci", "--no-audit", "--no-fund"], repo_root, state_dir / "npm.log", "npm ci")
+
+
+def main(argv: list[str]) -> int:
+    """`python -m devstack.deps node_modules`, the Makefile's install step: a failure is one line."""
+    if argv != ["node_modules"]:
+        print("devstack: error: usage: python -m devstack.deps node_modules", file=sys.stderr)
+        return 2
+    repo_root = Path(__file__).resolve().parent.parent
+    state_dir = Path(os.environ.get("DEVSTACK_DIR") or repo_root / ".devstack")
+    try:
+        install_node_modules(repo_root, state_dir)
+    except StackError as exc:
+        print(f"devstack: error: {exc}", file=sys.stderr)
+        return 1
+    print(f"node_modules installed (log: {state_dir / 'npm.log'})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
