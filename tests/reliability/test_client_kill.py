@@ -1,9 +1,11 @@
 """Row 1: `backup-agent backup` SIGKILLed at seeded points; the vault stays consistent and the next backup works.
 
-Each round changes a few files, runs a backup that kills itself at a seeded request (after the
-k-th pack upload, between the uploads and the commit, as the commit is sent, while it waits for
-the catalog, or at any request), maybe changes files again (so that what it uploaded is never
-needed: an orphan), then runs a normal backup, which must succeed. Every recovery point the
+Each round changes a few files, runs a backup that kills itself at the next of KILL_POINTS (at
+a seeded position: after the k-th pack upload, between the uploads and the commit, as the commit
+is sent, while it waits for the catalog, or at any request), maybe changes files again (so that
+what it uploaded is never needed: an orphan), then runs a normal backup, which must succeed.
+Each round must add exactly one recovery point, the normal backup's, plus the killed backup's
+own only if its `POST /commit` went out (read from the request trace). Every recovery point the
 catalog holds must pass `backup-agent verify` (every byte downloaded and authenticated). At the
 end the garbage collector, run at a clock past the grace period, must reclaim the orphaned
 uploads and leave every recovery point verifiable.
@@ -55,11 +57,23 @@ class Round:
         return files
 
 
-def _killed_backup(machine, folder: Path, kill_at: str) -> int:
-    env = {**machine.env, "RELIABILITY_KILL_AT": kill_at}
+def _killed_backup(machine, folder: Path, kill_at: str, trace: Path) -> tuple[int, bool]:
+    """Runs the backup that kills itself; returns its exit code and whether its commit request went out."""
+    trace.unlink(missing_ok=True)
+    env = {**machine.env, "RELIABILITY_KILL_AT": kill_at, "RELIABILITY_TRACE": str(trace)}
     done = subprocess.run([sys.executable, "-m", "tests.reliability.killing_agent", "backup", str(folder), "--json"],
                           env=env, cwd=REPO, capture_output=True, timeout=280)
-    return done.returncode
+    requests = [line.split(" ", 1)[1] for line in trace.read_text().splitlines()] if trace.exists() else []
+    when, position, fragment = (kill_at.split(":", 2) + [""])[:3]
+    unsent = None  # the request a "before" kill died in front of
+    if done.returncode == -9 and when == "before":
+        wanted_method, _, wanted_path = fragment.partition(" ")
+        matching = [i for i, request in enumerate(requests)
+                    if not fragment or (request.split(" ")[0] == wanted_method and wanted_path in request)]
+        unsent = matching[int(position) - 1]
+    commit_sent = any(request.startswith("POST ") and request.endswith("/commit")
+                      for i, request in enumerate(requests) if i != unsent)
+    return done.returncode, commit_sent
 
 
 def _points(machine) -> list[dict]:
@@ -88,22 +102,30 @@ def _check(stack, tmp_path, rng, rounds: int) -> None:
     with vault_with_machine(stack, tmp_path / "vault", PACK_SIZE) as (vault, machine):
         source = Round(tmp_path / "source", rng)
         assert machine.run("backup", str(source.folder), "--json").code == 0
+        known = {rp["id"] for rp in _settled(api, machine)}
         verified: set[str] = set()
-        kills = 0
+        kills, outcomes = 0, []
         for index in range(rounds):
             changed = source.change()
-            when, request, most = rng.choice(KILL_POINTS)
+            when, request, most = KILL_POINTS[index % len(KILL_POINTS)]  # each in turn
             kill_at = f"{when}:{rng.randint(1, most)}:{request}"
             if index == 0:
-                kill_at = "after:1:PUT /packs/"  # one orphan for certain: a pack whose chunks nobody needs
-            code = _killed_backup(machine, source.folder, kill_at)
+                kill_at = "after:1:PUT /packs/"  # KILL_POINTS[0] at 1: an orphan for certain, a pack nobody needs
+            code, commit_sent = _killed_backup(machine, source.folder, kill_at, tmp_path / "trace")
             kills += code == -9
             assert code in (0, -9), f"round {index} ({kill_at}): the killed backup exited {code}"
             if index == 0 or rng.random() < 0.5:
                 source.change(changed)  # what the killed backup uploaded is now needed by no one
             after = machine.run("backup", str(source.folder), "--json")
             assert after.code == 0, f"round {index} ({kill_at}): the next backup failed: {after.stderr}"
-            for rp in _settled(api, machine):
+            settled = _settled(api, machine)
+            new = {rp["id"] for rp in settled} - known
+            assert after.json()["recovery_point_id"] in new, f"round {index} ({kill_at})"
+            assert len(new) == 1 + commit_sent, \
+                f"round {index} ({kill_at}, exit {code}, commit sent: {commit_sent}): {len(new)} new recovery points"
+            known |= new
+            outcomes.append(f"{kill_at}→{len(new)}")
+            for rp in settled:
                 assert rp["state"] == "committed", rp
                 if rp["id"] not in verified:
                     check = machine.run("verify", rp["id"], "--json")
@@ -128,13 +150,14 @@ def _check(stack, tmp_path, rng, rounds: int) -> None:
         for rp_id in verified:
             check = machine.run("verify", rp_id, "--json")
             assert check.code == 0 and check.json()["ok"], f"after GC: {check.stderr}"
-        print(f"{rounds} rounds, {kills} killed backups, {len(verified)} recovery points verified, GC {report}")
+        print(f"{rounds} rounds, {kills} killed backups, new points per round {outcomes}, "
+              f"{len(verified)} recovery points verified, GC {report}")
 
 
 @pytest.mark.stack
 @pytest.mark.timeout(600)
 def test_a_killed_backup_never_leaves_a_point_without_its_data(stack, tmp_path, rng):
-    _check(stack, tmp_path, rng, rounds=5)
+    _check(stack, tmp_path, rng, rounds=len(KILL_POINTS))  # every kill point once, ~15 s each
 
 
 @pytest.mark.stack
