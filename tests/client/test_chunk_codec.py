@@ -36,6 +36,16 @@ def test_compression_only_where_it_pays():
     assert len(CODEC.seal(CODEC.chunk_id(noise), ChunkKind.DATA, noise)) == len(noise) + 12 + 5 + 16
 
 
+def test_sealing_the_same_chunk_twice_uses_fresh_nonces():
+    """Random nonces: two seals of one chunk share neither nonce nor ciphertext (no nonce reuse under the key)."""
+    plaintext = os.urandom(50_000)
+    chunk_id = CODEC.chunk_id(plaintext)
+    first, second = (CODEC.seal(chunk_id, ChunkKind.DATA, plaintext) for _ in range(2))
+    assert first[:12] != second[:12]
+    assert first[12:] != second[12:]
+    assert CODEC.open(chunk_id, ChunkKind.DATA, first) == CODEC.open(chunk_id, ChunkKind.DATA, second) == plaintext
+
+
 def test_chunk_ids_are_keyed():
     other = ChunkCodec(MasterKeys(bytes(32), bytes(32)))
     assert CODEC.chunk_id(b"same content") != other.chunk_id(b"same content")

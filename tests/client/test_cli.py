@@ -1,8 +1,17 @@
-"""The CLI contract: one JSON document with --json, one-line errors, exit codes from the error classes."""
+"""The CLI contract: one JSON document with --json, one-line errors, exit codes, a progress bar only on a terminal."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+import pty
+import re
+import struct
+import sys
+import termios
+import threading
+import time
 
 import pytest
 
@@ -92,3 +101,63 @@ def test_unregistered_machine_is_told_to_register(capsys, monkeypatch, tmp_path)
     monkeypatch.setenv("BACKUP_AGENT_HOME", str(tmp_path / "home"))
     code, _, err = _run(capsys, "list")
     assert code == UsageError.exit_code and "register" in err and err.count("\n") == 1
+
+
+def _backup_with_stderr_on_a_terminal(cli_context, fake_service, monkeypatch, source) -> str:
+    """Runs `backup` with stderr on a pty (120 columns) and returns what the terminal received, escapes removed."""
+    real_put = fake_service.vault_blobs.put_new
+
+    def slow_put(name, data):  # long enough for several refreshes of the bar (10 a second)
+        time.sleep(0.15)
+        return real_put(name, data)
+
+    monkeypatch.setattr(fake_service.vault_blobs, "put_new", slow_put)
+    monkeypatch.setattr(cli_context, "pack_size", 256 << 10)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    primary, secondary = pty.openpty()
+    fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 120, 0, 0))
+    received = bytearray()
+
+    def drain() -> None:
+        while True:
+            try:
+                piece = os.read(primary, 65536)
+            except OSError:  # EIO once the other side is closed
+                return
+            if not piece:
+                return
+            received.extend(piece)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    with os.fdopen(secondary, "w", closefd=True) as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        code = cli.main(["backup", str(source)])
+        terminal.flush()
+        monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    reader.join(timeout=5)
+    os.close(primary)
+    assert code == 0
+    return re.sub(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07|\r", "\n", received.decode(errors="replace"))
+
+
+def test_a_terminal_gets_a_progress_bar_with_files_bytes_rate_and_eta(cli_context, fake_service, monkeypatch,
+                                                                       capsys, tmp_path):
+    source = tmp_path / "src"
+    source.mkdir()
+    for index in range(6):
+        (source / f"part{index}.bin").write_bytes(os.urandom(400_000))
+    shown = _backup_with_stderr_on_a_terminal(cli_context, fake_service, monkeypatch, source)
+    assert "Backing up" in shown
+    assert re.search(r"\d+/6 files, \d+ MiB uploaded", shown), shown  # files, and what has gone up so far
+    assert re.search(r"\d+(\.\d+)?/\d+(\.\d+)? [kM]B", shown), shown  # bytes done of the total
+    assert re.search(r"\d+(\.\d+)? [kM]B/s", shown), shown  # rate
+    assert re.search(r"\d:\d\d:\d\d", shown), shown  # time remaining
+    assert capsys.readouterr().out.startswith("recovery point ")  # the result still goes to stdout
+
+
+def test_no_progress_bar_when_stderr_is_not_a_terminal(cli_context, capsys, tmp_path):
+    (tmp_path / "f").write_bytes(os.urandom(300_000))
+    code, _, err = _run(capsys, "backup", str(tmp_path / "f"))
+    assert code == 0 and err == ""

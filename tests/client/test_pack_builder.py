@@ -1,4 +1,4 @@
-"""Tests of pack building: content-addressed names, readable trailers, and target-size flushing."""
+"""Tests of pack building: content-addressed names, readable trailers, target-size flushing, one pack for a small backup."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from agent_client.backup_run import BackupRequest, run_backup
 from agent_client.pack_builder import PackBuilder
 from shared.formats.pack_index import ChunkKind, parse_trailer
 
@@ -32,3 +33,16 @@ def test_builder_reports_full_at_its_target_size():
     assert not builder.is_full
     builder.add(os.urandom(32), ChunkKind.DATA, os.urandom(600))
     assert builder.is_full
+
+
+def test_a_small_backup_writes_exactly_one_pack(make_context, fake_service, tmp_path):
+    """A few small files and the tree share one pack: one Put Blob for the data, not one per file."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for index in range(5):
+        (source / f"note{index}.txt").write_bytes(os.urandom(20_000))
+    report = run_backup(make_context(pack_size=16 << 20), BackupRequest(sources=[str(source)]))
+    packs = [name for name in fake_service.vault_blobs.blobs if name.startswith("packs/")]
+    assert len(packs) == 1 and report.packs_uploaded == 1
+    assert len(parse_trailer(fake_service.vault_blobs.blobs[packs[0]], len(fake_service.vault_blobs.blobs[packs[0]]))) \
+        == report.chunks_stored >= 6  # five files and at least one tree chunk
