@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import os
 import re
 import signal
@@ -9,6 +11,7 @@ import socket
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 from azure.core.exceptions import ResourceExistsError
@@ -37,6 +40,29 @@ def _listen(port: int = 0) -> socket.socket:
 def _kill(stack: Stack, name: str) -> None:
     os.kill(stack.pid(name), signal.SIGKILL)
     wait_for(lambda: stack.pid(name) is None, timeout=10)
+
+
+def _listening_addresses(ports: set[int]) -> dict[int, set[str]]:
+    """The local addresses of the TCP sockets listening on ports, from /proc/net/tcp and tcp6."""
+    listening: dict[int, set[str]] = {port: set() for port in ports}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            local, state = row.split()[1], row.split()[3]
+            address_hex, port_hex = local.split(":")
+            if state != "0A" or int(port_hex, 16) not in ports:  # 0A is TCP_LISTEN
+                continue
+            raw = bytes.fromhex(address_hex)  # 32-bit words in host (little-endian) order
+            address = ipaddress.ip_address(b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4)))
+            if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            listening[int(port_hex, 16)].add(str(address))
+    return listening
+
+
+def _stack_command(state_dir: Path, command: str) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "DEVSTACK_DIR": str(state_dir)}
+    return subprocess.run([sys.executable, "-m", "devstack.stack", command], cwd=REPO_ROOT, env=environment,
+                          capture_output=True, text=True, timeout=100)
 
 
 def _queue_function_works(stack: Stack, records) -> None:
@@ -69,6 +95,12 @@ def test_state_files_describe_the_running_stack(sample_stack):
     for name in SERVICE_NAMES:
         assert (sample_stack.state_dir / f"{name}.pid").read_text().strip() == str(sample_stack.pid(name))
         assert (sample_stack.state_dir / f"{name}.log").exists()
+
+
+def test_every_service_listens_on_127_0_0_1_only(sample_stack):
+    listening = _listening_addresses(set(sample_stack.ports().values()))
+    assert all(listening.values()), listening  # every port has a listener
+    assert {address for addresses in listening.values() for address in addresses} == {"127.0.0.1"}, listening
 
 
 def test_up_twice_changes_nothing(sample_stack):
@@ -159,3 +191,36 @@ def test_down_stops_every_process_and_frees_every_port(sample_stack):
     assert all(is_free(port) for port in ports.values())
     assert "host stopped" in sample_stack.process("functions").log_file.read_text()  # a graceful stop
     assert sample_stack.status() == {name: None for name in SERVICES}
+
+
+def test_the_entry_point_up_twice_changes_nothing_and_down_leaves_nothing_running(tmp_path):
+    state_dir = tmp_path / "state"
+    try:
+        first = _stack_command(state_dir, "up")
+        assert first.returncode == 0, first.stderr
+        pids = {name: (state_dir / f"{name}.pid").read_text().strip() for name in SERVICE_NAMES}
+        second = _stack_command(state_dir, "up")
+        assert second.returncode == 0, second.stderr
+        assert {name: (state_dir / f"{name}.pid").read_text().strip() for name in SERVICE_NAMES} == pids
+        assert all(f"running pid {pid}" in second.stdout for pid in pids.values()), second.stdout
+    finally:
+        down = _stack_command(state_dir, "down")
+    assert down.returncode == 0, down.stderr
+    assert not list(state_dir.glob("*.pid"))
+    assert not [pid for pid in pids.values() if is_alive(int(pid))]
+    ports = json.loads((state_dir / "ports.json").read_text())
+    assert [port for port in ports.values() if not is_free(port)] == []
+
+
+def test_down_leaves_a_process_it_did_not_start_running(tmp_path):
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    foreign = subprocess.Popen(["sleep", "60"])
+    try:
+        for name in SERVICE_NAMES:
+            (state_dir / f"{name}.pid").write_text(f"{foreign.pid}\n")  # a stale pid file, the pid since reused
+        assert _stack_command(state_dir, "down").returncode == 0
+        assert foreign.poll() is None
+    finally:
+        foreign.kill()
+        foreign.wait()
