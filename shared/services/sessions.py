@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.adapters.blob_account import backup_permissions, restore_permissions
 from shared.domain import credentials
 from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
-from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed, StorageUnavailable
 from shared.services.auth import Principal
+from shared.services.metering import record_usage
+from shared.services.pack_refs import packs_of
 from shared.services.recovery_points import find_recovery_point, public_view
 from shared.services.vaults import container_name
 
@@ -152,11 +154,28 @@ def open_restore_session(rt, principal: Principal, request: RestoreRequest) -> d
 
 
 def complete_restore_session(rt, principal: Principal, session_id: str, request: RestoreComplete) -> dict:
+    """Meters the restore once (the event id is the session's), without needing the primary account
+    when the restore read the paired region: that is when the primary may be the region that is down."""
     principal.require("instance")
     session = _own_session(rt, principal, session_id, "restore")
     event = UsageEvent(
         event_id=f"restore:{session_id}", vault_id=principal.vault_id, instance_id=principal.instance_id,
         kind="restore", occurred_at=datetime.fromisoformat(session["opened_at"]), bytes=request.bytes,
+        transactions=_restore_reads(rt, principal.vault_id, session["recovery_point_id"]),
     )
-    rt.queues.send(rt.settings.metering_queue, encode(event))
+    if session.get("from_secondary"):
+        # The metering queue lives in the primary account; the day document is in Cosmos, and
+        # record_usage applies an event id once, so a queued copy of the same event adds nothing.
+        record_usage(rt, event)
+    else:
+        try:
+            rt.queues.send(rt.settings.metering_queue, encode(event))
+        except StorageUnavailable:
+            record_usage(rt, event)
     return {"session_id": session_id, "bytes": request.bytes}
+
+
+def _restore_reads(rt, vault_id: str, rp_id: str) -> int:
+    """The blob reads of a whole restore, one per blob like a backup's writes: each pack, then the
+    key, the commit manifest and the snapshot."""
+    return len(packs_of(rt, vault_id, rp_id)) + 3
