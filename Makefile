@@ -4,6 +4,7 @@ VENV := .venv
 VENV_PY := $(VENV)/bin/python
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
+PYTEST_STATUS := $(or $(DEVSTACK_DIR),.devstack)/pytest.status
 REQUIRE_PYTHON = command -v $(PYTHON_VERSION) >/dev/null \
 	|| { echo "error: $(PYTHON_VERSION) not found; install Python 3.11" >&2; exit 1; }
 
@@ -38,9 +39,11 @@ stack-status: venv
 	$(VENV_PY) -m devstack.stack status
 
 # The session fixture in tests/conftest.py starts the stack (and stops it if it started it).
+# make turns any failure into 2, so pytest's own status is kept in $(PYTEST_STATUS) for .ci/run;
 # pytest exits 5 when it collected no test: that stays a failure.
 test: venv node_modules
-	$(VENV_PY) -m pytest
+	@mkdir -p $(dir $(PYTEST_STATUS)) && rm -f $(PYTEST_STATUS)
+	$(VENV_PY) -m pytest; status=$$?; echo $$status > $(PYTEST_STATUS); exit $$status
 
 demo: venv node_modules
 	$(VENV_PY) -m devstack.demo
