@@ -102,8 +102,8 @@ class RestoreBatch:
 
     def run(self) -> None:
         """Fetches, checks and writes every chunk of the batch; each file is finished as its last chunk lands."""
+        without_chunks = [job for job in self._jobs if job.remaining == 0]  # before planning finishes some
         ranges = self._plan_ranges()
-        without_chunks = [job for job in self._jobs if job.remaining == 0]
         try:
             with ThreadPoolExecutor(self._workers, thread_name_prefix="restore") as pool:
                 for _ in pool.map(self._finish, without_chunks):

@@ -193,3 +193,11 @@ def test_the_budget_is_a_quarter_of_the_soft_limit_and_at_most_256(monkeypatch):
     for soft, budget in [(1024, 256), (20_000, 256), (400, 100), (3, 0), (resource.RLIM_INFINITY, 256)]:
         monkeypatch.setattr(resource, "getrlimit", lambda _, soft=soft: (soft, resource.RLIM_INFINITY))
         assert held_file_budget() == budget
+
+
+def test_a_file_whose_chunks_are_in_no_readable_pack_is_finished_once(tmp_path):
+    vault = Vault(tmp_path)
+    batch = vault.batch()
+    batch.add(file_entry("lost.bin", [(os.urandom(32), 10)]), str(tmp_path / "lost.bin").encode())
+    batch.run()
+    assert [job.entry.path for job in vault.finished] == [b"lost.bin"], "reported damaged once, not twice"
