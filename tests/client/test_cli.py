@@ -83,6 +83,11 @@ def test_wrong_passphrase_is_one_line_and_exit_3(cli_context, capsys, tmp_path, 
     code, out, err = _run(capsys, "backup", str(tmp_path / "f"))
     assert (code, out) == (WrongPassphraseError.exit_code, "")
     assert err == "backup-agent: error: wrong passphrase\n"
+    short = make_context(passphrase="too short")  # cannot be the vault's: the reason is given on the same line
+    monkeypatch.setattr(commands, "context_from_environment", lambda: short)
+    code, out, err = _run(capsys, "backup", str(tmp_path / "f"))
+    assert (code, out) == (WrongPassphraseError.exit_code, "")
+    assert err == "backup-agent: error: wrong passphrase (a vault passphrase has at least 16 characters)\n"
 
 
 def test_unknown_recovery_point_is_one_line_and_exit_6(cli_context, capsys):
