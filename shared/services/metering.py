@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from datetime import date, datetime, timezone
 
+from pydantic import ValidationError
+
 from shared.domain.messages import UsageEvent
+from shared.domain.pricing import PriceTable, instance_fee
 from shared.errors import Conflict, StorageUnavailable
 from shared.services.vaults import container_name
 
@@ -54,8 +57,9 @@ def record_usage(rt, event: UsageEvent) -> None:
     refresh_stored(rt, vault)
     if event.kind == "purged":
         return  # it only changes what is stored
+    prices = _price_table(rt)
     while True:
-        updated = _with_event(doc or _empty_day(event, doc_id, day), event)
+        updated = _with_event(doc or _empty_day(event, doc_id, day), event, prices)
         try:
             if doc is None:
                 rt.catalog.usage.create(updated)
@@ -77,12 +81,16 @@ def _empty_day(event: UsageEvent, doc_id: str, day: date) -> dict:
         "id": doc_id, "vault_id": event.vault_id, "type": "day",
         "instance_id": event.instance_id or VAULT_WIDE, "date": day.isoformat(),
         **{name: 0 for name in _DAY_FIGURES}, "latest_backup_at": None, "latest_backup_event": None,
-        "applied_events": [],
+        "fee_tier": None, "applied_events": [],
     }
 
 
-def _with_event(doc: dict, event: UsageEvent) -> dict:
-    """The day document with the event added; commutative, so delivery order does not matter."""
+def _with_event(doc: dict, event: UsageEvent, prices: PriceTable | None) -> dict:
+    """The day document with the event added; commutative, so delivery order does not matter.
+
+    A backup also sets the instance's fee tier for its protected size (`backup_bytes`), so each
+    day shows which tier the machine was in; the monthly bill charges the month's largest.
+    """
     doc = {k: v for k, v in doc.items() if not k.startswith("_")}
     if event.kind == "backup":
         doc["backups"] += 1
@@ -94,6 +102,8 @@ def _with_event(doc: dict, event: UsageEvent) -> dict:
             datetime.fromisoformat(doc["latest_backup_at"]), doc["latest_backup_event"]
         ):
             doc.update(latest_backup_at=at.isoformat(), latest_backup_event=event.event_id, backup_bytes=event.bytes)
+        if prices is not None and doc["instance_id"] != VAULT_WIDE:
+            doc["fee_tier"] = instance_fee(doc["instance_id"], doc["backup_bytes"], prices).tier
     elif event.kind == "restore":
         # A restore's download leaves the region: recorded as egress, charged nothing.
         doc["restores"] += 1
@@ -104,6 +114,15 @@ def _with_event(doc: dict, event: UsageEvent) -> dict:
     doc["transactions"] += event.transactions
     doc["applied_events"] = sorted([*doc["applied_events"], event.event_id])
     return doc
+
+
+def _price_table(rt) -> PriceTable | None:
+    """The configured prices; an invalid table leaves tiers unset rather than stopping metering."""
+    try:
+        return PriceTable.model_validate(dict(rt.settings.price_table))
+    except ValidationError as exc:
+        log.warning("app setting PRICE_TABLE is invalid (%s); fee tiers are not recorded", exc.errors()[0]["msg"])
+        return None
 
 
 def refresh_stored(rt, vault: dict) -> dict:

@@ -51,10 +51,24 @@ def test_counters_of_a_day(lrs_vault):
     # The protected size is that of the day's latest backup by time, not the largest nor a sum.
     assert (machine["backup_bytes"], machine["backup_bytes_max"]) == (100, 900)
     assert machine["latest_backup_at"] == "2026-03-09T23:30:00+00:00"
+    assert machine["fee_tier"] == "<=50 GB"  # of the protected size, 100 bytes
     assert (machine["replicated_bytes"], machine["transactions"]) == (4000, 16)
     restorer = docs[f"day:{B}:2026-03-09"]
     assert (restorer["restores"], restorer["restore_bytes"], restorer["egress_bytes"]) == (1, 250, 250)
     assert restorer["applied_events"] == [f"restore:{4:032x}"]
+    assert restorer["fee_tier"] is None  # it protected nothing that day
+
+
+def test_the_fee_tier_follows_the_days_latest_protected_size(lrs_vault):
+    gb = 2**30
+    record_usage(lrs_vault.rt, _event(lrs_vault, "backup", 1, "2026-03-09T08:00:00+00:00", 1200 * gb))
+    assert _usage_documents(lrs_vault)[f"day:{A}:2026-03-09"]["fee_tier"] == ">500 GB (3 x 500 GB)"
+    record_usage(lrs_vault.rt, _event(lrs_vault, "backup", 2, "2026-03-09T09:00:00+00:00", 60 * gb))
+    assert _usage_documents(lrs_vault)[f"day:{A}:2026-03-09"]["fee_tier"] == "50-500 GB"
+    # An earlier backup arriving late changes neither the protected size nor the tier.
+    record_usage(lrs_vault.rt, _event(lrs_vault, "backup", 3, "2026-03-09T07:00:00+00:00", 10 * gb))
+    day = _usage_documents(lrs_vault)[f"day:{A}:2026-03-09"]
+    assert (day["backup_bytes"], day["fee_tier"]) == (60 * gb, "50-500 GB")
 
 
 @pytest.mark.parametrize("deliveries", [2, 5])
