@@ -57,7 +57,7 @@ def _sweep(rt, vault: dict, doc: dict) -> bool:
 def _delete_pack(rt, vault: dict, doc: dict) -> None:
     blob = f"packs/{doc['id']}"
     rt.primary_blobs.delete_blob(container_name(vault["id"]), blob)
-    if vault["redundancy"] == "GRS":
+    if rt.secondary_blobs is not None:  # a vault switched to LRS may still have a copy there
         rt.queues.send(rt.settings.replication_queue, encode(ReplicationMessage(vault_id=vault["id"], op="delete", blobs=[blob])))
     rt.catalog.packs.delete(vault["id"], doc["id"])
     log.info("swept pack %s of vault %s", doc["id"], vault["id"])

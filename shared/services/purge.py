@@ -45,7 +45,7 @@ def purge_recovery_point(rt, vault: dict, rp: dict) -> None:
     blobs = [b for b in ((rp.get("snapshot") or {}).get("name"), rp.get("commit_blob")) if b]
     for blob in blobs:
         rt.primary_blobs.delete_blob(container, blob)
-    if vault["redundancy"] == "GRS" and blobs:
+    if rt.secondary_blobs is not None and blobs:  # a vault switched to LRS may still have copies there
         rt.queues.send(rt.settings.replication_queue, encode(ReplicationMessage(vault_id=vault["id"], op="delete", blobs=blobs)))
     event = UsageEvent(
         event_id=f"purged:{rp['id']}", vault_id=vault["id"], instance_id=rp["instance_id"], kind="purged",

@@ -122,11 +122,15 @@ def set_vault_key(rt, principal: Principal, request: VaultKeyRequest) -> dict:
         raise Conflict("the vault key changed since you read it") from exc
     if request.previous_key_id:
         rt.primary_blobs.delete_blob(container, f"keys/{request.previous_key_id}")
-    if vault["redundancy"] == "GRS":
-        for op, blob in (("copy", request.key_id), ("delete", request.previous_key_id)):
-            if blob:
-                message = ReplicationMessage(vault_id=vault["id"], op=op, blobs=[f"keys/{blob}"])
-                rt.queues.send(rt.settings.replication_queue, encode(message))
+    # The old key goes from the paired region even if the vault is LRS by now (it may have been
+    # copied while GRS); switching back to GRS copies the current key.
+    replicated = (("copy", request.key_id),) if vault["redundancy"] == "GRS" else ()
+    if rt.secondary_blobs is not None:
+        replicated += (("delete", request.previous_key_id),)
+    for op, blob in replicated:
+        if blob:
+            message = ReplicationMessage(vault_id=vault["id"], op=op, blobs=[f"keys/{blob}"])
+            rt.queues.send(rt.settings.replication_queue, encode(message))
     return {"key_id": request.key_id}
 
 

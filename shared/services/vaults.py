@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.domain import credentials
+from shared.domain.messages import ReplicationMessage, encode
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.services.auth import Principal
 
@@ -124,4 +125,28 @@ def update_vault(rt, principal: Principal, ident: str, request: VaultUpdate) -> 
     if changes.get("redundancy") == "GRS" and rt.secondary_blobs is not None:
         rt.secondary_blobs.ensure_container(container_name(vault["id"]))
     updated = rt.catalog.vaults.replace({**vault, **changes}, vault["_etag"])
+    if changes.get("redundancy") == "GRS" and rt.secondary_blobs is not None:
+        # After the write: replication skips a vault that is not GRS yet. Also when it already
+        # was, so repeating the request finishes a back-fill that failed halfway.
+        enqueue_backfill(rt, updated)
     return public_view(updated)
+
+
+def enqueue_backfill(rt, vault: dict) -> int:
+    """Enqueues the copy of the vault's current key and of each point not yet in the paired region.
+
+    Points backed up while the vault was LRS become restorable from there; a copy of a point
+    already replicated, or delivered twice, changes nothing. Returns the points enqueued.
+    """
+    messages = []
+    if vault.get("key_id"):  # a key changed while the vault was LRS was never copied
+        messages.append(ReplicationMessage(vault_id=vault["id"], op="copy", blobs=[f"keys/{vault['key_id']}"]))
+    points = rt.catalog.recovery_points.query(
+        vault["id"], "c.type = 'recovery_point' AND (c.state = 'committed' OR c.state = 'deleted')",
+        select="c.id, c.replicated_at",
+    )
+    pending = [rp["id"] for rp in points if not rp.get("replicated_at")]
+    messages += [ReplicationMessage(vault_id=vault["id"], recovery_point_id=rp_id, op="copy") for rp_id in pending]
+    for message in messages:
+        rt.queues.send(rt.settings.replication_queue, encode(message))
+    return len(pending)
