@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -66,10 +65,11 @@ def main(argv: list[str]) -> int:
     if argv != ["node_modules"]:
         print("devstack: error: usage: python -m devstack.deps node_modules", file=sys.stderr)
         return 2
-    repo_root = Path(__file__).resolve().parent.parent
-    state_dir = Path(os.environ.get("DEVSTACK_DIR") or repo_root / ".devstack")
+    from devstack.stack import REPO_ROOT, default_state_dir  # stack.py imports this module
+
+    state_dir = default_state_dir()
     try:
-        install_node_modules(repo_root, state_dir)
+        install_node_modules(REPO_ROOT, state_dir)
     except StackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)
         return 1

@@ -16,11 +16,9 @@ NPM_NOISE = "npm ERR! pages of npm output"
 def _make_node_modules(tmp_path: Path, npm_exit_code: int) -> subprocess.CompletedProcess[str]:
     """Runs `make node_modules` in a copy of the repository's install files, with a fake npm."""
     repo = tmp_path / "repo"
-    (repo / "devstack").mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "devstack", repo / "devstack", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("Makefile", "package.json", "package-lock.json"):
         shutil.copy(REPO_ROOT / name, repo / name)
-    for name in ("__init__.py", "deps.py", "errors.py"):
-        shutil.copy(REPO_ROOT / "devstack" / name, repo / "devstack" / name)
     fake_bin = tmp_path / "bin"
     fake_bin.mkdir()
     npm = fake_bin / "npm"
