@@ -107,7 +107,8 @@ def _copy_one(rt, vault: dict, name: str, expected_size: int | None = None,
     """Copies one blob and checks the copy against the catalog's size; (name, None) if skipped."""
     container = container_name(vault["id"])
     try:
-        rt.primary_blobs.copy_to(container, name, rt.secondary_blobs)
+        if not _holds_pack(rt, container, name):
+            _check_pack_name(rt, container, name, rt.primary_blobs.copy_to(container, name, rt.secondary_blobs))
     except NotFound:
         if rp_id is not None and not name.startswith("keys/"):
             # The point is not purged (its references hold its packs), so the primary should have
@@ -122,6 +123,24 @@ def _copy_one(rt, vault: dict, name: str, expected_size: int | None = None,
     if name.startswith("keys/"):
         _drop_replaced_key(rt, vault["id"], name)
     return name, copied_size
+
+
+def _holds_pack(rt, container: str, name: str) -> bool:
+    """Whether the paired region already holds this pack intact (its SHA-256 is its name), so the
+    copy is skipped: a copy from a damaged primary blob must never replace a good one."""
+    return (name.startswith("packs/") and rt.secondary_blobs.blob_size(container, name) is not None
+            and rt.secondary_blobs.sha256(container, name) == name.removeprefix("packs/"))
+
+
+def _check_pack_name(rt, container: str, name: str, sha256: str) -> None:
+    """A pack is named by the SHA-256 of its bytes; a copy of other bytes is removed and fails the message.
+
+    The copy matches its source, so the primary's blob is damaged: the message is retried, then
+    poisoned with this reason for an operator, and the point is never marked replicated.
+    """
+    if name.startswith("packs/") and sha256 != name.removeprefix("packs/"):
+        rt.secondary_blobs.delete_blob(container, name)
+        raise ServiceError(f"pack {name} in the primary is damaged: its SHA-256 is {sha256}; not replicated")
 
 
 def _record_replicated(rt, vault_id: str, rp_id: str, sizes: dict[str, int]) -> dict | None:

@@ -137,3 +137,32 @@ def test_delete_removes_from_the_secondary_and_repeats_harmlessly(grs_vault):
     left = _secondary_blobs(grs_vault)
     assert not set(doomed) & set(left)
     assert {name for name in point.blobs if name.startswith("packs/")} <= set(left)
+
+
+def _damage(vault, name: str, data: bytes) -> None:
+    vault.put(name, bytes([data[0] ^ 1]) + data[1:])  # the same size: only the hash tells
+
+
+def test_a_damaged_pack_in_the_primary_is_not_replicated(grs_vault):
+    damaged = grs_vault.pack()
+    point = grs_vault.committed_point([grs_vault.pack(), damaged])
+    _damage(grs_vault, f"packs/{damaged[0]}", damaged[1])
+
+    with pytest.raises(ServiceError, match=f"packs/{damaged[0]} in the primary is damaged"):
+        replicate(grs_vault.rt, _copy(grs_vault, point.id))
+    assert f"packs/{damaged[0]}" not in _secondary_blobs(grs_vault)
+    assert grs_vault.recovery_point(point.id).get("replicated_at") is None
+    assert _usage_events(grs_vault) == []
+
+
+def test_a_pack_damaged_in_the_primary_after_its_copy_keeps_the_good_copy(grs_vault):
+    shared_pack = grs_vault.pack()
+    first = grs_vault.committed_point([shared_pack])
+    replicate(grs_vault.rt, _copy(grs_vault, first.id))
+    second = grs_vault.committed_point([shared_pack])
+    _damage(grs_vault, f"packs/{shared_pack[0]}", shared_pack[1])
+
+    replicate(grs_vault.rt, _copy(grs_vault, second.id))
+
+    assert _secondary_blobs(grs_vault)[f"packs/{shared_pack[0]}"] == shared_pack[1]
+    assert grs_vault.recovery_point(second.id).get("replicated_at")
