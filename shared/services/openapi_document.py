@@ -53,6 +53,73 @@ OPERATIONS: list[tuple] = [
 ]
 
 _ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+
+
+def _object(required: dict, optional: dict | None = None) -> dict:
+    return {"type": "object", "properties": {**required, **(optional or {})}, "required": sorted(required)}
+
+
+def _items(item: dict, paged: bool = False) -> dict:
+    listing = {"items": {"type": "array", "items": item}}
+    return _object({**listing, "continuation": {"type": ["string", "null"]}} if paged else listing)
+
+
+_S, _N, _I = {"type": "string"}, {"type": ["string", "null"]}, {"type": "integer"}
+_VAULT_VIEW = _object({"vault_id": _HEX32, "name": _S, "redundancy": {"enum": ["LRS", "GRS"]}, "soft_delete_days": _I,
+                       "time_zone": _S, "created": _S, "key_id": _N})
+_INSTANCE_VIEW = _object({"instance_id": _HEX32, "vault_id": _HEX32, "name": _S, "registered_at": _S},
+                         {"last_backup": {}})
+_RECOVERY_POINT = _object(
+    {"id": _HEX32, "vault_id": _HEX32, "instance_id": _HEX32, "state": {"enum": ["pending", "committed", "rejected", "deleted"]},
+     "created": _N, "files": _I, "bytes": _I},
+    {"instance_name": _N, "client_time": _N, "summary": {"type": "object"}, "snapshot": {}, "key_id": _N,
+     "replicated_at": _N, "replication_lag_seconds": {"type": ["number", "null"]}, "rejected_reason": _N,
+     "deleted_at": _N},
+)
+_POLICY = {"type": "object", "properties": {k: _I for k in ("last", "daily", "weekly", "monthly", "yearly")}}
+_SAS_SESSION = {"session_id": _HEX32, "container_url": _S, "sas": _S, "expires_at": _S, "key_id": _N}
+# The success body of each operation, by operationId (docs/design.md, "HTTP API").
+RESPONSES: dict[str, dict] = {
+    "getHealth": {"type": "object"},
+    "getOpenApi": _object({"openapi": _S, "paths": {"type": "object"}}),
+    "createVault": _object({**_VAULT_VIEW["properties"], "admin_key": _S, "registration_key": _S}),
+    "listVaults": _items(_VAULT_VIEW),
+    "getVault": _VAULT_VIEW, "updateVault": _VAULT_VIEW,
+    "listInstances": _items(_INSTANCE_VIEW), "getInstance": _INSTANCE_VIEW,
+    "registerInstance": _object({**_INSTANCE_VIEW["properties"], "vault_name": _S, "token": _S}),
+    "getPolicy": _object({"vault_id": _HEX32, "default": {"anyOf": [_POLICY, {"type": "null"}]},
+                          "instances": {"type": "object", "additionalProperties": _POLICY}}),
+    "putPolicy": _object({"vault_id": _HEX32, "instance_id": _N, "policy": _POLICY, "applied": {"type": "object"}}),
+    "getUsage": _object({"month": _S, "vault_id": _HEX32, "vault": _S, "redundancy": _S, "days": _I,
+                         "protected_instances": _I, "protected_bytes": _I, "stored_bytes_primary": _I,
+                         "stored_bytes_secondary": _I, "estimated_cost": _object({"currency": _S, "total": {"type": "number"},
+                                                                                 "instance_fees": {"type": "array"}})}),
+    "listRecoveryPoints": _items(_RECOVERY_POINT, paged=True),
+    "getRecoveryPoint": _RECOVERY_POINT, "deleteRecoveryPoint": _RECOVERY_POINT, "undeleteRecoveryPoint": _RECOVERY_POINT,
+    "openBackupSession": _object({**_SAS_SESSION, "recovery_point_id": _HEX32,
+                                  "condemned_packs": {"type": "array", "items": _S}}),
+    "commitBackupSession": _object({"recovery_point_id": _HEX32, "state": {"const": "pending"}}),
+    "setVaultKey": _object({"key_id": _HEX32}),
+    "openRestoreSession": _object({**_SAS_SESSION, "recovery_point": _RECOVERY_POINT}),
+    "completeRestoreSession": _object({"session_id": _HEX32, "bytes": _I}),
+    "listPoison": _items(_object(
+        {"queue": _S, "message_id": _S, "dequeue_count": _I, "inserted_at": _N, "body_preview": _S},
+        {"reason": _N, "failed_at": _N, "attempts": {"type": ["integer", "null"]}},
+    )),
+    "replayPoison": _object({"queue": _S, "message_id": _S, "replayed": {"type": "boolean"}}),
+}
+# 409: the state forbids it (name taken, session expired, key changed, point not deletable);
+# 412: a concurrent writer changed the document between read and conditional write: retry.
+CONFLICTS: dict[str, dict[str, str]] = {
+    "createVault": {"409": "a vault has this name"},
+    "updateVault": {"412": "changed concurrently; retry"},
+    "deleteRecoveryPoint": {"409": "the recovery point is not committed", "412": "changed concurrently; retry"},
+    "undeleteRecoveryPoint": {"409": "not deleted, or its soft-delete period has ended",
+                              "412": "changed concurrently; retry"},
+    "commitBackupSession": {"409": "the backup session has expired"},
+    "setVaultKey": {"409": "the vault key changed since it was read"},
+    "openRestoreSession": {"409": "the point is not committed, or has no paired-region copy"},
+}
 _EXTRA_QUERY = {
     "vault": [{"name": "vault", "in": "query", "required": False, "schema": _VAULT}],
     "usage": [{"name": "month", "in": "query", "required": False,
@@ -78,8 +145,11 @@ def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, q
         "parameters": [
             {"name": name, "in": "path", "required": True, "schema": schema} for name, schema in path_params.items()
         ] + _query_parameters(query),
-        "responses": {str(status): {"description": "success", "content": {"application/json": {"schema": {}}}}},
+        "responses": {str(status): {"description": "success",
+                                    "content": {"application/json": {"schema": RESPONSES[op_id]}}}},
     }
+    for code, text in CONFLICTS.get(op_id, {}).items():
+        operation["responses"][code] = {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     if who:
         operation["security"] = [{"bearer": []}]
         operation["x-credential"] = who
