@@ -12,21 +12,21 @@ from typing import Literal
 #   "both":  set in Azure (by infra) and locally (by the dev stack)
 #   "azure": the identity-based form, set only by infra
 #   "local": the key/connection-string form, set only by the dev stack
-# tests/infra/test_settings_match_templates.py checks infra against this table.
+# tests/infra/test_settings_match_templates.py derives the names from the code (load_settings and
+# the function bindings) to keep this table complete, and checks both templates against it.
 SETTING_NAMES: dict[str, Literal["both", "azure", "local"]] = {
     "PRIMARY_STORAGE": "local",
     "PRIMARY_STORAGE__blobServiceUri": "azure",
     "PRIMARY_STORAGE__queueServiceUri": "azure",
+    # Read by the Functions host, not load_settings: the queue triggers' connection="PRIMARY_STORAGE".
     "PRIMARY_STORAGE__credential": "azure",
     "PRIMARY_STORAGE__clientId": "azure",
     "SECONDARY_STORAGE": "local",
     "SECONDARY_STORAGE__blobServiceUri": "azure",
-    "SECONDARY_STORAGE__credential": "azure",
     "SECONDARY_STORAGE__clientId": "azure",
     "COSMOS_ENDPOINT": "local",
     "COSMOS_KEY": "local",
     "COSMOS__accountEndpoint": "azure",
-    "COSMOS__credential": "azure",
     "COSMOS__clientId": "azure",
     "COSMOS_DATABASE": "both",
     "COMMIT_QUEUE": "both",
@@ -87,14 +87,14 @@ class Settings:
     price_table: Mapping[str, object] = field(default_factory=dict)
 
 
-def _storage(env: Mapping[str, str], name: str, required: bool) -> StorageConnection | None:
+def _storage(env: Mapping[str, str], name: str, required: bool, queues: bool) -> StorageConnection | None:
     if env.get(name):
         return StorageConnection(connection_string=env[name])
     blob_uri = env.get(f"{name}__blobServiceUri")
     if blob_uri:
         return StorageConnection(
             blob_service_uri=blob_uri,
-            queue_service_uri=env.get(f"{name}__queueServiceUri"),
+            queue_service_uri=env.get(f"{name}__queueServiceUri") if queues else None,
             managed_identity_client_id=env.get(f"{name}__clientId"),
         )
     if required:
@@ -142,8 +142,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     except json.JSONDecodeError as exc:
         raise SettingsError("app setting PRICE_TABLE is not valid JSON") from exc
     return Settings(
-        primary_storage=_storage(env, "PRIMARY_STORAGE", required=True),  # type: ignore[arg-type]
-        secondary_storage=_storage(env, "SECONDARY_STORAGE", required=False),
+        primary_storage=_storage(env, "PRIMARY_STORAGE", required=True, queues=True),  # type: ignore[arg-type]
+        secondary_storage=_storage(env, "SECONDARY_STORAGE", required=False, queues=False),
         cosmos=_cosmos(env),
         cosmos_database=env.get("COSMOS_DATABASE") or "backup",
         commit_queue=env.get("COMMIT_QUEUE") or "commits",

@@ -30,6 +30,35 @@ def test_azure_identity_form():
     assert settings.cosmos.key is None and not settings.cosmos.is_loopback
 
 
+def test_each_identity_connection_carries_its_client_id():
+    settings = load_settings({**AZURE, "SECONDARY_STORAGE__clientId": "sec-cid", "COSMOS__clientId": "cosmos-cid"})
+    assert settings.secondary_storage.managed_identity_client_id == "sec-cid"
+    assert settings.cosmos.endpoint == "https://c.documents.azure.com"
+    assert settings.cosmos.managed_identity_client_id == "cosmos-cid"
+    assert settings.primary_storage.managed_identity_client_id == "cid"
+
+
+def test_identity_form_without_client_ids_leaves_the_identity_unnamed():
+    settings = load_settings({name: value for name, value in AZURE.items() if not name.endswith("__clientId")})
+    assert settings.primary_storage.managed_identity_client_id is None
+    assert settings.secondary_storage.managed_identity_client_id is None
+    assert settings.cosmos.managed_identity_client_id is None and settings.cosmos.key is None
+
+
+def test_the_paired_account_has_no_queue_endpoint():
+    settings = load_settings({**AZURE, "SECONDARY_STORAGE__queueServiceUri": "https://s.queue.core.windows.net"})
+    assert settings.secondary_storage.queue_service_uri is None
+
+
+def test_a_connection_string_wins_over_identity_settings():
+    settings = load_settings({**AZURE, **LOCAL, "SECONDARY_STORAGE": "UseDevelopmentStorage=true"})
+    for storage in (settings.primary_storage, settings.secondary_storage):
+        assert storage.connection_string == "UseDevelopmentStorage=true"
+        assert storage.blob_service_uri is None and storage.managed_identity_client_id is None
+    assert settings.cosmos.endpoint == "https://127.0.0.1:8081" and settings.cosmos.key == "k"
+    assert settings.cosmos.managed_identity_client_id is None
+
+
 @pytest.mark.parametrize("env, message", [
     ({}, "PRIMARY_STORAGE"),
     ({"PRIMARY_STORAGE": "x"}, "COSMOS_ENDPOINT"),

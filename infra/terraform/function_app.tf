@@ -15,10 +15,8 @@ locals {
     PRIMARY_STORAGE__credential       = "managedidentity"
     PRIMARY_STORAGE__clientId         = azurerm_user_assigned_identity.app.client_id
     SECONDARY_STORAGE__blobServiceUri = azurerm_storage_account.data["secondary"].primary_blob_endpoint
-    SECONDARY_STORAGE__credential     = "managedidentity"
     SECONDARY_STORAGE__clientId       = azurerm_user_assigned_identity.app.client_id
     COSMOS__accountEndpoint           = azurerm_cosmosdb_account.catalog.endpoint
-    COSMOS__credential                = "managedidentity"
     COSMOS__clientId                  = azurerm_user_assigned_identity.app.client_id
     COSMOS_DATABASE                   = local.cosmos_database
     COMMIT_QUEUE                      = local.queues.commit
@@ -33,11 +31,16 @@ locals {
   }
 
   # What the Functions host itself reads: its own storage and telemetry, through the identity.
+  # AzureWebJobsStorage__accountName is Flex only: on Premium azurerm writes it itself from
+  # storage_account_name (storage_uses_managed_identity), and would otherwise write a connection string.
   host_app_settings = {
-    AzureWebJobsStorage__accountName          = azurerm_storage_account.deployment.name
     AzureWebJobsStorage__credential           = "managedidentity"
     AzureWebJobsStorage__clientId             = azurerm_user_assigned_identity.app.client_id
     APPLICATIONINSIGHTS_AUTHENTICATION_STRING = "ClientId=${azurerm_user_assigned_identity.app.client_id};Authorization=AAD"
+  }
+
+  flex_app_settings = {
+    AzureWebJobsStorage__accountName = azurerm_storage_account.deployment.name
   }
 
   # Premium only: it has no deployment-storage setting of its own and mounts the package by URL.
@@ -136,7 +139,7 @@ resource "azurerm_function_app_flex_consumption" "app" {
   https_only                                     = true
   public_network_access_enabled                  = true
   webdeploy_publish_basic_authentication_enabled = false
-  app_settings                                   = merge(local.host_app_settings, local.service_app_settings)
+  app_settings                                   = merge(local.host_app_settings, local.flex_app_settings, local.service_app_settings)
   tags                                           = local.tags
 
   identity {
@@ -170,7 +173,10 @@ resource "azurerm_linux_function_app" "app" {
   location                                       = var.primary_region
   service_plan_id                                = azurerm_service_plan.main.id
   functions_extension_version                    = "~4"
-  content_share_force_disabled                   = true # no Azure Files share: it would need an account key
+  storage_account_name                           = azurerm_storage_account.deployment.name
+  storage_uses_managed_identity                  = true  # AzureWebJobsStorage__accountName, not a connection string
+  builtin_logging_enabled                        = false # AzureWebJobsDashboard: legacy logging, Application Insights replaces it
+  content_share_force_disabled                   = true  # no Azure Files share: it would need an account key
   https_only                                     = true
   public_network_access_enabled                  = true
   ftp_publish_basic_authentication_enabled       = false

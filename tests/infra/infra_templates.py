@@ -40,6 +40,14 @@ def read_texts(folder: Path, suffix: str) -> dict[str, str]:
     }
 
 
+def terraform_texts() -> dict[str, str]:
+    return read_texts(TERRAFORM_DIR, ".tf")
+
+
+def bicep_texts() -> dict[str, str]:
+    return read_texts(BICEP_DIR, ".bicep")
+
+
 # --- Terraform ---------------------------------------------------------------------------
 
 
@@ -124,8 +132,25 @@ def _terraform_setting_names(value: object, local_values: Mapping[str, object], 
     raise TemplateError(f"app_settings has an unexpected value {value!r}")
 
 
+def _provider_written_settings(resource_type: str, body: Mapping[str, object]) -> set[str]:
+    """App settings azurerm_linux_function_app writes itself from its arguments.
+
+    With storage_uses_managed_identity it writes AzureWebJobsStorage__accountName from
+    storage_account_name; otherwise an AzureWebJobsStorage connection string (even with no name
+    or key). builtin_logging_enabled (default true) adds AzureWebJobsDashboard the same way.
+    """
+    if resource_type != "azurerm_linux_function_app":
+        return set()
+    identity = body.get("storage_uses_managed_identity") is True
+    suffix = "__accountName" if identity else ""
+    names = {f"AzureWebJobsStorage{suffix}"}
+    if body.get("builtin_logging_enabled", True) is not False:
+        names.add(f"AzureWebJobsDashboard{suffix}")
+    return names
+
+
 def terraform_app_settings(texts: Mapping[str, str]) -> dict[str, set[str]]:
-    """The app setting names each Function App resource sets, keyed by hosting plan."""
+    """The app setting names each Function App resource ends up with, keyed by hosting plan."""
     document = terraform_document(texts)
     local_values = terraform_locals(document)
     settings: dict[str, set[str]] = {}
@@ -133,7 +158,7 @@ def terraform_app_settings(texts: Mapping[str, str]) -> dict[str, set[str]]:
         if resource_type in TERRAFORM_FUNCTION_APPS:
             settings[TERRAFORM_PLAN_OF[resource_type]] = _terraform_setting_names(
                 body.get("app_settings", {}), local_values, frozenset()
-            )
+            ) | _provider_written_settings(resource_type, body)
     return settings
 
 

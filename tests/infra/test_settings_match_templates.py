@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from tests.infra import code_settings
 from tests.infra import infra_templates as templates
 from shared.settings import SETTING_NAMES
 
@@ -44,12 +45,60 @@ def problems(settings: set[str]) -> list[str]:
     return found
 
 
-def terraform_texts() -> dict[str, str]:
-    return templates.read_texts(templates.TERRAFORM_DIR, ".tf")
+# --- the table against the code ------------------------------------------------------------
 
 
-def bicep_texts() -> dict[str, str]:
-    return templates.read_texts(templates.BICEP_DIR, ".bicep")
+def test_settings_table_lists_exactly_what_the_code_reads():
+    read = code_settings.code_settings().names
+    assert sorted(read - set(SETTING_NAMES)) == [], "read by the code but missing from SETTING_NAMES"
+    assert sorted(set(SETTING_NAMES) - read) == [], "in SETTING_NAMES but read by nothing"
+
+
+def test_settings_table_says_which_form_reads_each_setting():
+    read = code_settings.code_settings()
+    read_in = {
+        "both": lambda name: name in read.local and name in read.azure,
+        "local": lambda name: name in read.local,
+        "azure": lambda name: name in read.azure and name not in read.local,
+    }
+    assert [name for name, where in SETTING_NAMES.items() if not read_in[where](name)] == []
+
+
+def test_binding_reader_finds_settings_and_connections():
+    text = """
+@bp.queue_trigger(arg_name="msg", queue_name="%AUDIT_QUEUE%", connection="AUDIT_STORAGE")
+def audit(msg): ...
+
+@bp.timer_trigger(arg_name="timer", schedule="%AUDIT_SCHEDULE%")
+def tick(timer): ...
+"""
+    found = code_settings.bindings({code_settings.REPO / "functions" / "audit.py": text})
+    assert code_settings.binding_settings(found) == {
+        "both": {"AUDIT_QUEUE", "AUDIT_SCHEDULE"},
+        "azure": {"AUDIT_STORAGE__queueServiceUri", "AUDIT_STORAGE__credential", "AUDIT_STORAGE__clientId"},
+        "local": {"AUDIT_STORAGE"},
+    }
+    assert code_settings.queue_settings(found) == {"AUDIT_QUEUE"}
+
+
+def test_environment_reader_finds_constant_keys_and_refuses_hidden_ones():
+    text = 'import os\nA = os.environ.get("NEW_FLAG")\nB = os.getenv("OTHER")\nC = os.environ["THIRD"]\nD = os.environ.get(name)\n'
+    names, hidden = code_settings.environ_reads({code_settings.REPO / "shared" / "flags.py": text})
+    assert names == {"NEW_FLAG", "OTHER", "THIRD"}
+    assert hidden == ["shared/flags.py:5"]
+
+
+def test_no_code_reads_the_environment_behind_a_computed_key():
+    assert code_settings.environ_reads()[1] == []
+
+
+def test_recorder_sees_lookups_of_absent_keys():
+    env = code_settings.RecordingEnv({"A": "1"})
+    assert env.get("NEW_FLAG") is None and "NEW_FLAG" not in env
+    assert env.looked_up == {"NEW_FLAG"}
+
+
+# --- the templates against the table ---------------------------------------------------------
 
 
 def test_platform_allowlist_names_no_service_setting():
@@ -63,14 +112,14 @@ def test_settings_table_has_both_forms():
 
 @pytest.mark.parametrize("plan", PLANS)
 def test_terraform_function_app_sets_exactly_the_service_settings(plan):
-    settings = templates.terraform_app_settings(terraform_texts())
+    settings = templates.terraform_app_settings(templates.terraform_texts())
     assert set(settings) == set(PLANS), "one Function App resource per hosting plan"
     assert problems(settings[plan]) == []
 
 
 @pytest.mark.parametrize("plan", PLANS)
 def test_bicep_function_app_sets_exactly_the_service_settings(plan):
-    assert problems(templates.bicep_app_settings(bicep_texts(), plan)) == []
+    assert problems(templates.bicep_app_settings(templates.bicep_texts(), plan)) == []
 
 
 def _without_terraform_setting(texts: dict[str, str], name: str) -> dict[str, str]:
@@ -89,20 +138,20 @@ def _without_bicep_setting(texts: dict[str, str], name: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_terraform_without_a_setting_fails_the_comparison(name):
-    settings = templates.terraform_app_settings(_without_terraform_setting(terraform_texts(), name))
+    settings = templates.terraform_app_settings(_without_terraform_setting(templates.terraform_texts(), name))
     for plan in PLANS:
         assert f"missing {name}" in problems(settings[plan])
 
 
 @pytest.mark.parametrize("name", sorted(REQUIRED))
 def test_bicep_without_a_setting_fails_the_comparison(name):
-    changed = _without_bicep_setting(bicep_texts(), name)
+    changed = _without_bicep_setting(templates.bicep_texts(), name)
     for plan in PLANS:
         assert f"missing {name}" in problems(templates.bicep_app_settings(changed, plan))
 
 
 def test_terraform_with_a_connection_string_fails_the_comparison():
-    texts = terraform_texts()
+    texts = templates.terraform_texts()
     texts["function_app.tf"] = texts["function_app.tf"].replace(
         "service_app_settings = {", 'service_app_settings = {\n    COSMOS_KEY = "secret"', 1
     )
@@ -112,17 +161,47 @@ def test_terraform_with_a_connection_string_fails_the_comparison():
 
 
 def test_bicep_with_an_unknown_setting_fails_the_comparison():
-    texts = bicep_texts()
+    texts = templates.bicep_texts()
     texts["modules/functionApp.bicep"] = texts["modules/functionApp.bicep"].replace(
         "var serviceSettings = [", "var serviceSettings = [\n  {\n    name: 'DEBUG_MODE'\n    value: '1'\n  }", 1
     )
     assert "unexpected DEBUG_MODE" in problems(templates.bicep_app_settings(texts, "flex"))
 
 
+HOST_STORAGE_BY_IDENTITY = {"AzureWebJobsStorage__accountName", "AzureWebJobsStorage__credential",
+                            "AzureWebJobsStorage__clientId"}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_host_storage_is_identity_based_in_both_templates(plan):
+    terraform = templates.terraform_app_settings(templates.terraform_texts())[plan]
+    bicep = templates.bicep_app_settings(templates.bicep_texts(), plan)
+    for settings in (terraform, bicep):
+        assert HOST_STORAGE_BY_IDENTITY <= settings
+        assert not {"AzureWebJobsStorage", "AzureWebJobsDashboard"} & settings
+
+
+def test_terraform_premium_host_storage_is_the_deployment_account():
+    document = templates.terraform_document(templates.terraform_texts())
+    body = next(body for kind, _, body in templates.terraform_resources(document)
+                if kind == "azurerm_linux_function_app")
+    assert body["storage_account_name"] == "${azurerm_storage_account.deployment.name}"
+    assert body["storage_uses_managed_identity"] is True
+
+
+@pytest.mark.parametrize(("argument", "written"), [
+    ("storage_uses_managed_identity", "AzureWebJobsStorage"),
+    ("builtin_logging_enabled", "AzureWebJobsDashboard__accountName"),
+])
+def test_terraform_premium_without_an_argument_gets_a_provider_written_setting(argument, written):
+    settings = templates.terraform_app_settings(_without_terraform_setting(templates.terraform_texts(), argument))["premium"]
+    assert f"unexpected {written}" in problems(settings)
+
+
 def test_premium_only_settings_stay_out_of_flex():
     premium_only = {"FUNCTIONS_EXTENSION_VERSION", "FUNCTIONS_WORKER_RUNTIME", "WEBSITE_RUN_FROM_PACKAGE"}
-    assert not premium_only & templates.bicep_app_settings(bicep_texts(), "flex")
-    assert not premium_only & templates.terraform_app_settings(terraform_texts())["flex"]
+    assert not premium_only & templates.bicep_app_settings(templates.bicep_texts(), "flex")
+    assert not premium_only & templates.terraform_app_settings(templates.terraform_texts())["flex"]
 
 
 # --- the Bicep reader itself -------------------------------------------------------------
@@ -180,7 +259,7 @@ def test_terraform_reader_refuses_expressions_it_cannot_follow():
 
 
 def _terraform_default(name: str) -> object:
-    document = templates.terraform_document(terraform_texts())
+    document = templates.terraform_document(templates.terraform_texts())
     for block in document.get("variable", []):
         for variable, body in block.items():
             if templates._unquote(variable) == name:

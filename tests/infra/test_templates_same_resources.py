@@ -39,14 +39,6 @@ TERRAFORM_TO_BICEP: dict[str, set[str]] = {
 DESIGN = templates.REPO / "docs" / "design.md"
 
 
-def terraform_texts() -> dict[str, str]:
-    return templates.read_texts(templates.TERRAFORM_DIR, ".tf")
-
-
-def bicep_texts() -> dict[str, str]:
-    return templates.read_texts(templates.BICEP_DIR, ".bicep")
-
-
 def kind_differences(terraform_types: set[str], bicep_types: set[str]) -> list[str]:
     """Why the two sets of resource kinds differ (empty: they match)."""
     unmapped = sorted(terraform_types - set(TERRAFORM_TO_BICEP))
@@ -59,15 +51,15 @@ def kind_differences(terraform_types: set[str], bicep_types: set[str]) -> list[s
 
 
 def test_both_templates_create_the_same_resource_kinds():
-    terraform_types = templates.terraform_resource_types(terraform_texts())
-    bicep_types = templates.bicep_resource_types(bicep_texts())
+    terraform_types = templates.terraform_resource_types(templates.terraform_texts())
+    bicep_types = templates.bicep_resource_types(templates.bicep_texts())
     assert terraform_types and bicep_types
     assert kind_differences(terraform_types, bicep_types) == []
 
 
 def test_a_resource_missing_from_one_template_is_reported():
-    terraform_types = templates.terraform_resource_types(terraform_texts())
-    bicep_types = templates.bicep_resource_types(bicep_texts())
+    terraform_types = templates.terraform_resource_types(templates.terraform_texts())
+    bicep_types = templates.bicep_resource_types(templates.bicep_texts())
     assert kind_differences(terraform_types - {"azurerm_monitor_action_group"}, bicep_types) == [
         "only in Bicep: Microsoft.Insights/actionGroups"
     ]
@@ -105,7 +97,7 @@ def design_queues() -> set[str]:
 
 
 def _terraform_locals() -> dict:
-    return templates.terraform_locals(templates.terraform_document(terraform_texts()))
+    return templates.terraform_locals(templates.terraform_document(templates.terraform_texts()))
 
 
 def _bicep_code(name: str) -> str:
@@ -130,7 +122,7 @@ def test_terraform_creates_the_design_containers_partitioned_by_vault():
     assert all(spec["default_ttl"] is None for name, spec in containers.items() if name != "sessions")
     resource = next(
         body
-        for kind, _, body in templates.terraform_resources(templates.terraform_document(terraform_texts()))
+        for kind, _, body in templates.terraform_resources(templates.terraform_document(templates.terraform_texts()))
         if kind == "azurerm_cosmosdb_sql_container"
     )
     assert resource["partition_key_paths"] == ["/vault_id"]

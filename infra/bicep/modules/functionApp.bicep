@@ -56,20 +56,12 @@ var serviceSettings = [
     value: secondaryBlobEndpoint
   }
   {
-    name: 'SECONDARY_STORAGE__credential'
-    value: 'managedidentity'
-  }
-  {
     name: 'SECONDARY_STORAGE__clientId'
     value: identityClientId
   }
   {
     name: 'COSMOS__accountEndpoint'
     value: cosmosEndpoint
-  }
-  {
-    name: 'COSMOS__credential'
-    value: 'managedidentity'
   }
   {
     name: 'COSMOS__clientId'
