@@ -7,14 +7,12 @@ locals {
   }
 
   # Least privilege, on exactly the accounts used: blobs in both regions, queues on the primary
-  # only. Storage Blob Delegator lets the identity get the user delegation key that signs the
-  # clients' SAS (no account key exists to sign with).
+  # only. Blob Data Contributor includes generateUserDelegationKey, the key that signs the
+  # clients' SAS (no account key exists to sign with), so no Storage Blob Delegator role.
   data_role_assignments = {
-    primary_blob_data       = { account = "primary", role = "Storage Blob Data Contributor" }
-    primary_blob_delegate   = { account = "primary", role = "Storage Blob Delegator" }
-    primary_queue_data      = { account = "primary", role = "Storage Queue Data Contributor" }
-    secondary_blob_data     = { account = "secondary", role = "Storage Blob Data Contributor" }
-    secondary_blob_delegate = { account = "secondary", role = "Storage Blob Delegator" }
+    primary_blob_data   = { account = "primary", role = "Storage Blob Data Contributor" }
+    primary_queue_data  = { account = "primary", role = "Storage Queue Data Contributor" }
+    secondary_blob_data = { account = "secondary", role = "Storage Blob Data Contributor" }
   }
 }
 

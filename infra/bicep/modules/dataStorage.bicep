@@ -18,12 +18,11 @@ var withQueues = !empty(queueNames)
 var poisonQueues = [for queue in queueNames: '${queue}-poison']
 var allQueues = concat(queueNames, poisonQueues)
 
-// Least privilege on exactly this account: blob data for the service; Storage Blob Delegator to
-// get the user delegation key that signs the clients' SAS (no account key exists to sign with);
+// Least privilege on exactly this account: blob data for the service (it includes
+// generateUserDelegationKey, the key that signs the clients' SAS: no Storage Blob Delegator role);
 // queue data only where the queues live.
 var blobRoles = [
   'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
-  'db58b8e5-c6ad-4a2a-8342-4190687cbf4a' // Storage Blob Delegator
 ]
 var queueRoles = [
   '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
