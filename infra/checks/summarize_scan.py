@@ -1,7 +1,8 @@
-"""Prints the counts of a checkov JSON report and exits non-zero on any failed check or unparsed file.
+"""Prints the counts of a checkov JSON report and exits non-zero on any failed check, unparsed file or unexplained skip.
 
 Run by infra/check.sh. A skipped check is one suppressed inline in the template
-(`#checkov:skip=ID: reason`); each is listed with its reason so a review sees them all.
+(`#checkov:skip=ID: reason`); each is listed with its reason so a review sees them all, and one
+without a reason (empty, or checkov's placeholder for none) fails the scan.
 """
 
 from __future__ import annotations
@@ -9,6 +10,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+
+
+# What checkov reports as the reason of `#checkov:skip=ID` written without one.
+PLACEHOLDER_REASONS = {"", "no comment provided"}
+
+
+def is_justified(reason: str) -> bool:
+    """Whether a suppression's reason says something (not empty, not checkov's placeholder)."""
+    return reason.strip().rstrip(".").lower() not in PLACEHOLDER_REASONS
 
 
 def _reports(document: object) -> list[dict]:
@@ -44,7 +54,14 @@ def summarize(document: object, framework: str) -> tuple[list[str], bool]:
             lines.append(f"  PARSING ERROR {path}")
         for check in results.get("skipped_checks", []):
             reason = (check.get("check_result") or {}).get("suppress_comment", "")
-            lines.append(f"  skipped {check['check_id']} {check['resource']}: {reason.strip()}")
+            if is_justified(reason):
+                lines.append(f"  skipped {check['check_id']} {check['resource']}: {reason.strip()}")
+            else:
+                clean = False
+                lines.append(
+                    f"  UNJUSTIFIED skip {check['check_id']} {check['resource']} {check.get('file_path', '')}: "
+                    f"write the reason on the line (#checkov:skip={check['check_id']}: why)"
+                )
         if summary["resource_count"] == 0:
             clean = False
     return lines, clean
