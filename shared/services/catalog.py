@@ -14,9 +14,12 @@ from shared.services.vaults import container_name
 
 log = logging.getLogger(__name__)
 
-FINAL_STATES = ("committed", "deleted", "purged")
+# States a commit can no longer change: the point was cataloged, and what followed is retention's.
+FINAL_STATES = ("committed", "deleted", "purging", "purged")
 # Packs of one commit are referenced and checked in parallel: each is a few round trips.
 PACK_WORKERS = 8
+# Attempts at recording a rejection while other deliveries write the same recovery point.
+REJECT_ATTEMPTS = 5
 
 
 def catalog_commit(rt, message: CommitMessage) -> str:
@@ -26,31 +29,39 @@ def catalog_commit(rt, message: CommitMessage) -> str:
         raise CommitRejected(f"vault {message.vault_id} does not exist")
     rp = rt.catalog.recovery_points.find(vault["id"], message.recovery_point_id)
     if rp is not None and rp["state"] in FINAL_STATES:
-        if rp["state"] == "committed":
-            _fan_out(rt, vault, rp)
-        return rp["state"]
+        return _settled(rt, vault, rp)
     try:
         manifest = _validate_identity(rt, vault, message)
         rp = _pending(rt, vault, message, manifest, rp)
+        if rp["state"] in FINAL_STATES:
+            return _settled(rt, vault, rp)  # another delivery committed it since the first read
         container = container_name(vault["id"])
         check_snapshot(rt, container, manifest)
         known = pack_refs.pack_documents(rt, vault["id"], [p.name.removeprefix("packs/") for p in manifest.packs])
         with ThreadPoolExecutor(PACK_WORKERS) as pool:
             created = list(pool.map(lambda pack: _reference_pack(rt, vault["id"], rp["id"], container, pack, known),
                                     manifest.packs))
-        new_packs = sum(created)
     except pack_refs.PackDeleting as exc:
-        _reject(rt, vault, message, rp, f"pack {exc} was garbage-collected during the backup; run it again")
+        reason = f"pack {exc} was garbage-collected during the backup; run it again"
     except CommitRejected as exc:
-        _reject(rt, vault, message, rp, str(exc))
-    rp.update(
-        state="committed", created=rt.clock().isoformat(), rejected_reason=None,
-        transactions=new_packs + 2,
-    )
-    rp = rt.catalog.recovery_points.replace(rp, rp["_etag"])
-    _note_last_backup(rt, vault["id"], rp)
-    _fan_out(rt, vault, rp)
-    return "committed"
+        reason = str(exc)
+    else:
+        rp.update(
+            state="committed", created=rt.clock().isoformat(), rejected_reason=None,
+            transactions=sum(created) + 2,
+        )
+        rp = rt.catalog.recovery_points.replace(rp, rp["_etag"])
+        _note_last_backup(rt, vault["id"], rp)
+        _fan_out(rt, vault, rp)
+        return "committed"
+    return _settled(rt, vault, _reject(rt, vault, message, reason))
+
+
+def _settled(rt, vault: dict, rp: dict) -> str:
+    """A point no commit can change: a duplicate delivery only re-sends a committed one's fan-out."""
+    if rp["state"] == "committed":
+        _fan_out(rt, vault, rp)
+    return rp["state"]
 
 
 def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared, known: dict[str, dict]) -> bool:
@@ -85,6 +96,7 @@ def _validate_identity(rt, vault: dict, message: CommitMessage):
 
 
 def _pending(rt, vault: dict, message: CommitMessage, manifest, rp: dict | None) -> dict:
+    """The recovery point set `pending` with this manifest; or, left as it is, a final one."""
     body = {
         "id": message.recovery_point_id, "vault_id": vault["id"], "type": "recovery_point",
         "instance_id": message.instance_id, "state": "pending", "received_at": rt.clock().isoformat(),
@@ -100,30 +112,54 @@ def _pending(rt, vault: dict, message: CommitMessage, manifest, rp: dict | None)
         except Conflict:
             rp = rt.catalog.recovery_points.get(vault["id"], message.recovery_point_id)
     if rp["state"] in FINAL_STATES:
-        raise CommitRejected(f"recovery point is already {rp['state']}")
+        return rp
     return rt.catalog.recovery_points.replace({**rp, **body, "received_at": rp["received_at"]}, rp["_etag"])
 
 
-def _reject(rt, vault: dict, message: CommitMessage, rp: dict | None, reason: str) -> None:
-    """Records the rejection, undoes the references, and raises so the message goes to poison."""
-    log.warning("commit %s of vault %s rejected: %s", message.recovery_point_id, vault["id"], reason)
-    pack_refs.remove_refs(rt, vault["id"], message.recovery_point_id)
-    rejected = {
+def _reject(rt, vault: dict, message: CommitMessage, reason: str) -> dict:
+    """Records the rejection, then undoes what the commit referenced, and raises CommitRejected.
+
+    The ETag-conditional write to `rejected` comes first: once it lands, no delivery that read
+    the point before can commit it, so its references are no longer needed. A point that is
+    final already (another delivery committed it since this one read it) is returned untouched.
+    """
+    body = {
         "id": message.recovery_point_id, "vault_id": vault["id"], "type": "recovery_point",
         "instance_id": message.instance_id, "state": "rejected", "rejected_reason": reason,
         "received_at": rt.clock().isoformat(), "created": None,
     }
-    for _ in range(5):
+    rejected = None
+    for _ in range(REJECT_ATTEMPTS):
         current = rt.catalog.recovery_points.find(vault["id"], message.recovery_point_id)
+        if current is not None and current["state"] in FINAL_STATES:
+            return current
         try:
             if current is None:
-                rt.catalog.recovery_points.create(rejected)
-            elif current["state"] not in FINAL_STATES:
-                rt.catalog.recovery_points.replace({**current, "state": "rejected", "rejected_reason": reason}, current["_etag"])
+                rejected = rt.catalog.recovery_points.create(body)
+            else:
+                rejected = rt.catalog.recovery_points.replace({**current, "state": "rejected", "rejected_reason": reason}, current["_etag"])
             break
-        except (Conflict, PreconditionFailed):
+        except Conflict:  # PreconditionFailed included: another delivery wrote it; read it again
             continue
+    log.warning("commit %s of vault %s rejected: %s", message.recovery_point_id, vault["id"], reason)
+    if rejected is not None:
+        _release(rt, vault["id"], rejected)
     raise CommitRejected(reason)
+
+
+def _release(rt, vault_id: str, rejected: dict) -> None:
+    """Removes a rejected point's references.
+
+    Unless another delivery has taken the point over since the rejection was written (it no
+    longer reads back the same): that delivery needs the references, and releases them itself
+    if it is rejected too. One that takes over after this check rewrites each reference it
+    needs, and only references unchanged since they were read are deleted.
+    """
+    refs = pack_refs.refs_of(rt, vault_id, rejected["id"])
+    current = rt.catalog.recovery_points.find(vault_id, rejected["id"])
+    if current is None or current["_etag"] != rejected["_etag"]:
+        return
+    pack_refs.remove_unchanged_refs(rt, vault_id, refs)
 
 
 def _note_last_backup(rt, vault_id: str, rp: dict) -> None:

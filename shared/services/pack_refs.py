@@ -14,24 +14,38 @@ def ref_id(pack: str, rp_id: str) -> str:
 
 
 def add_refs(rt, vault_id: str, rp_id: str, packs: list[str]) -> None:
-    """Creates one reference document per pack; a conflict means it already exists (idempotent)."""
+    """Writes one reference document per pack, whether or not it exists (idempotent).
+
+    Always a write: it gives the reference a new ETag, so a rejection of the same recovery point
+    that read it before, and deletes only what is unchanged since, leaves it to this delivery.
+    """
     for pack in packs:
-        try:
-            rt.catalog.packs.create({
-                "id": ref_id(pack, rp_id), "vault_id": vault_id, "type": "ref",
-                "pack": pack, "recovery_point_id": rp_id,
-            })
-        except Conflict:
-            pass
+        rt.catalog.packs.upsert({
+            "id": ref_id(pack, rp_id), "vault_id": vault_id, "type": "ref", "pack": pack, "recovery_point_id": rp_id,
+        })
+
+
+def refs_of(rt, vault_id: str, rp_id: str) -> list[dict]:
+    """The reference documents of a recovery point as they are now, ETags included."""
+    return list(rt.catalog.packs.query(vault_id, "c.type = 'ref' AND c.recovery_point_id = @rp", {"rp": rp_id}))
 
 
 def remove_refs(rt, vault_id: str, rp_id: str) -> list[str]:
     """Deletes the references of a recovery point; returns the packs they pointed to."""
-    packs = []
-    for ref in list(rt.catalog.packs.query(vault_id, "c.type = 'ref' AND c.recovery_point_id = @rp", {"rp": rp_id})):
+    refs = refs_of(rt, vault_id, rp_id)
+    for ref in refs:
         rt.catalog.packs.delete(vault_id, ref["id"])
-        packs.append(ref["pack"])
-    return packs
+    return [ref["pack"] for ref in refs]
+
+
+def remove_unchanged_refs(rt, vault_id: str, refs: list[dict]) -> None:
+    """Deletes each reference unless it was written since `refs` were read: then a delivery that
+    took the recovery point over holds it, and needs it."""
+    for ref in refs:
+        try:
+            rt.catalog.packs.delete(vault_id, ref["id"], ref["_etag"])
+        except PreconditionFailed:
+            pass
 
 
 def packs_of(rt, vault_id: str, rp_id: str) -> list[str]:
