@@ -5,8 +5,12 @@ with a passphrase that carries another, into a GRS vault. Searched afterwards, i
 and base64: every HTTP request the client sent (URL, headers, body), every blob name and blob
 byte in both regions, every Cosmos document of the vault, every message left in the queues and
 their poison queues, and the logs of the Functions host and the emulators. The queue message
-schemas themselves must only admit ids. Last: the same file backed up into two vaults (same
-passphrase) must have no chunk id in common (chunk ids are keyed per vault).
+schemas themselves must only admit ids. The credentials (operator key, vault admin and
+registration keys, instance tokens, the signatures of the SAS the service handed out) must be in
+no Cosmos document and in neither the Functions host's nor the Cosmos server's log; the service
+keeps only their digests, each of which verifies against its credential. Last: the same file
+backed up into two vaults (same passphrase) must have no chunk id in common (chunk ids are keyed
+per vault).
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from shared.domain import credentials
 from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent
 from shared.formats import pack_index
 from shared.services.vaults import container_name
-from tests.api.conftest import Api
+from tests.api.conftest import Api, make_tenant
 from tests.support.agents import vault_with_machine
 from tests.support.http_backup import wait_until
 from tests.support.queues import SERVICE_QUEUES, all_messages
@@ -61,6 +67,39 @@ def _run_agent(machine, capture: Path, *arguments: str) -> subprocess.CompletedP
     env = {**machine.env, "RELIABILITY_CAPTURE": str(capture)}
     return subprocess.run([sys.executable, "-m", "tests.reliability.killing_agent", *arguments], env=env, cwd=REPO,
                           capture_output=True, timeout=280)
+
+
+def _sas_signatures(requests: list[str], *sessions: dict) -> set[str]:
+    """The `sig` of every SAS the client used (from its captured URLs) or a session returned."""
+    urls = [json.loads(line)["url"] for line in requests] + [f"?{session['sas']}" for session in sessions]
+    return {sig for url in urls for sig in parse_qs(urlsplit(url).query).get("sig", [])}
+
+
+def _credentials(stack, vault, machine, tenant: dict, requests: list[str], sessions: list[dict]) -> dict[str, str]:
+    """Every credential the service issued or checked in this test, by what it is."""
+    issued = {
+        "operator key": stack["BACKUP_ADMIN_KEY"],
+        "registration key": json.loads(vault.credentials.read_text())["registration_key"],
+        "instance token": json.loads((machine.home / "config.json").read_text())["token"],
+        "vault admin key": tenant["admin_key"], "second registration key": tenant["registration_key"],
+        "second instance token": tenant["token"],
+    }
+    for number, sig in enumerate(sorted(_sas_signatures(requests, *sessions))):
+        issued[f"SAS signature {number}"] = sig
+    return issued
+
+
+def _digests_verify(rt, tenant: dict) -> list[str]:
+    """Each stored credential is a digest: not the secret, and it verifies against the secret."""
+    vault = rt.catalog.vaults.get(tenant["vault_id"], tenant["vault_id"])
+    instance = rt.catalog.instances.get(tenant["vault_id"], tenant["instance_id"])
+    problems = []
+    for secret, stored in ((tenant["admin_key"], vault["admin_key_sha256"]),
+                           (tenant["registration_key"], vault["registration_key_sha256"]),
+                           (tenant["token"], instance["token_sha256"])):
+        if stored == secret or secret in json.dumps([vault, instance]) or not credentials.matches(secret, stored):
+            problems.append(f"{secret[:4]} credential is not stored as its digest")
+    return problems
 
 
 def _chunk_ids(rt, vault_id: str) -> set[bytes]:
@@ -128,6 +167,28 @@ def test_the_service_sees_no_name_no_path_no_passphrase(stack, tmp_path, rng):
             with open(Path(stack["DEVSTACK_DIR"]) / f"{name}.log", "rb") as log:
                 log.seek(offset)
                 found += _leaks(f"the {name} log", log.read(), secrets)
+        assert not found, found
+
+        # Credentials: used by the client and by an admin, then searched where the service keeps things.
+        tenant = make_tenant(api, stack["BACKUP_ADMIN_KEY"])
+        for path in (f"/vaults/{tenant['vault_id']}", f"/vaults/{tenant['vault_id']}/usage",
+                     f"/recovery-points?vault={tenant['vault_id']}", f"/vaults/{vault.vault_id}"):
+            api.call("GET", path, tenant["admin_key"])
+        status, session = api.call("POST", "/backup-sessions", tenant["token"], {})
+        assert status == 201, session
+        issued = _credentials(stack, vault, machine, tenant, requests, [session])
+        assert any(what.startswith("SAS") for what in issued), "no SAS signature was found to search for"
+        credential_forms = {what: _forms(value) for what, value in issued.items()}
+        partitions = (vault.vault_id, other.vault_id, tenant["vault_id"], "registry", "poison")
+        for name in ("vaults", "instances", "recovery_points", "packs", "sessions", "usage"):
+            for partition in partitions:
+                for doc in getattr(rt.catalog, name).query(partition):
+                    found += _leaks(f"the Cosmos document {name}/{doc['id']}", json.dumps(doc).encode(), credential_forms)
+        for name in ("functions", "cosmos"):
+            with open(Path(stack["DEVSTACK_DIR"]) / f"{name}.log", "rb") as log:
+                log.seek(log_marks[name])
+                found += _leaks(f"the {name} log", log.read(), credential_forms)
+        found += _digests_verify(rt, tenant)
         assert not found, found
 
         shared_ids = _chunk_ids(rt, vault.vault_id) & _chunk_ids(rt, other.vault_id)
