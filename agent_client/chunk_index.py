@@ -74,10 +74,16 @@ def read_pack_entries(vault_blobs: VaultBlobs, pack: BlobListing, cache: Trailer
 
 
 class ChunkIndex:
-    """chunk id -> location, over a set of packs; also remembers each pack's size and entry count."""
+    """chunk id -> location, over a set of packs; also remembers each pack's size and entry count.
+
+    A chunk may be in several packs (a backup killed after uploading, then run again): the first
+    copy is the one read, the others are kept for when it turns out damaged. Only chunks with more
+    than one copy cost a second dict entry, so memory stays one location per chunk in the usual case.
+    """
 
     def __init__(self) -> None:
         self._locations: dict[bytes, ChunkLocation] = {}
+        self._other_copies: dict[bytes, list[ChunkLocation]] = {}
         self.packs: dict[str, BlobListing] = {}
         self.pack_chunk_counts: dict[str, int] = {}
         self.unreadable_packs: dict[str, str] = {}
@@ -91,11 +97,18 @@ class ChunkIndex:
     def locate(self, chunk_id: bytes) -> ChunkLocation | None:
         return self._locations.get(chunk_id)
 
+    def other_copies(self, chunk_id: bytes) -> list[ChunkLocation]:
+        """The chunk's copies in other packs than the one locate() gives, in the order their packs were added."""
+        return self._other_copies.get(chunk_id, [])
+
     def add_pack(self, pack: BlobListing, entries: list[PackEntry]) -> None:
         self.packs[pack.name] = pack
         self.pack_chunk_counts[pack.name] = len(entries)
         for entry in entries:
-            self._locations.setdefault(entry.chunk_id, ChunkLocation(pack.name, entry.offset, entry.length, entry.kind))
+            location = ChunkLocation(pack.name, entry.offset, entry.length, entry.kind)
+            first = self._locations.setdefault(entry.chunk_id, location)
+            if first is not location and first.pack_name != pack.name:
+                self._other_copies.setdefault(entry.chunk_id, []).append(location)
 
 
 def load_chunk_index(vault_blobs: VaultBlobs, packs: Iterable[BlobListing], cache: TrailerCache, workers: int = 8) -> ChunkIndex:

@@ -83,6 +83,7 @@ class RestoreBatch:
         self._jobs: list[FileJob] = []
         self._use_count = 0
         self._lock = threading.Lock()
+        self.damaged_packs: dict[str, str] = {}  # pack name -> why, for each pack a chunk failed in
         self._held_files = threading.Semaphore(held_file_budget() if held_files is None else held_files)
 
     @property
@@ -170,17 +171,37 @@ class RestoreBatch:
         for chunk_id, location in chunk_range.chunks:
             uses = self._uses[chunk_id]
             start = location.offset - chunk_range.start
-            sealed = data[start : start + location.length]
             try:
-                if len(sealed) != location.length:
-                    raise ChunkDamagedError(f"{chunk_range.pack_name} is missing or shorter than its index")
-                plaintext = self._codec.open(chunk_id, ChunkKind.DATA, sealed)
+                plaintext = self._open_any_copy(chunk_id, location, data[start : start + location.length])
             except ChunkDamagedError as exc:
-                self._resolve_all(uses, damage=f"chunk {chunk_id.hex()[:16]} in {chunk_range.pack_name}: {exc}")
+                self._resolve_all(uses, damage=str(exc))
                 continue
             all_zeros = _ZEROS.startswith(plaintext)
             for job, offset in uses:
                 self._resolve(job, error=None if job.failed else self._write(job, offset, plaintext, all_zeros))
+
+    def _open_any_copy(self, chunk_id: bytes, location: ChunkLocation, sealed: memoryview) -> bytes:
+        """The chunk's plaintext from `sealed`, else from its copies in other packs, one ranged read each.
+
+        Raises ChunkDamagedError naming every pack tried only if no copy authenticates.
+        """
+        failures = []
+        for number, copy in enumerate([location, *self._index.other_copies(chunk_id)]):
+            if number:
+                try:
+                    sealed = memoryview(self._blobs.get_range(copy.pack_name, copy.offset, copy.length))
+                except BlobNotFoundError:
+                    sealed = memoryview(b"")
+                self._on_bytes(len(sealed), 0)
+            try:
+                if len(sealed) != copy.length:
+                    raise ChunkDamagedError("the pack is missing or shorter than its index")
+                return self._codec.open(chunk_id, ChunkKind.DATA, sealed)
+            except ChunkDamagedError as exc:
+                failures.append(f"in {copy.pack_name}: {exc}")
+                with self._lock:
+                    self.damaged_packs.setdefault(copy.pack_name, f"a chunk fails authentication ({exc})")
+        raise ChunkDamagedError(f"chunk {chunk_id.hex()[:16]} " + "; ".join(failures))
 
     def _write(self, job: FileJob, offset: int, plaintext: bytes, all_zeros: bool) -> str | None:
         """Writes one chunk into the file's temporary; returns why it could not.

@@ -87,12 +87,20 @@ def raise_for_problems(report: RestoreReport) -> None:
         paths = report.damaged + report.refused
         shown = ", ".join(paths[:5]) + (f" and {len(paths) - 5} more" if len(paths) > 5 else "")
         what = "damaged data" if report.damaged else "unsafe paths"
-        raise IntegrityError(f"{len(paths)} path(s) not restored because of {what}: {shown}", paths)
+        packs = f"; damaged: {_shown_packs(report.damaged_packs)}" if report.damaged_packs else ""
+        raise IntegrityError(f"{len(paths)} path(s) not restored because of {what}: {shown}{packs}", paths)
     if report.damaged_packs:
         pack_name, reason = next(iter(report.damaged_packs.items()))
         raise IntegrityError(f"every restored file is intact, but pack {pack_name} of this recovery point is damaged: {reason}")
     if report.failed:
         raise BackupError(f"{len(report.failed)} path(s) could not be written: {report.failed[0]}")
+
+
+def _shown_packs(damaged_packs: dict[str, str]) -> str:
+    """The damaged packs, the first two with their reason: which pack to look at, on one line."""
+    shown = [f"{name} ({reason})" for name, reason in list(damaged_packs.items())[:2]]
+    more = f" and {len(damaged_packs) - 2} more pack(s)" if len(damaged_packs) > 2 else ""
+    return ", ".join(shown) + more
 
 
 class _RestoreRun:
@@ -158,6 +166,8 @@ class _RestoreRun:
 
     def _run_batch(self) -> None:
         self._batch.run()
+        for pack_name, reason in self._batch.damaged_packs.items():
+            self._report.damaged_packs.setdefault(pack_name, reason)
         self._batch_leaders.clear()
         for entry, full_path in self._pending_links:
             self._link(entry, full_path)
