@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
 from shared.errors import CommitRejected, Conflict, PreconditionFailed
 from shared.services import pack_refs
-from shared.services.commit_checks import check_pack, check_snapshot, load_manifest
+from shared.services.commit_checks import check_pack, check_pack_size, check_snapshot, load_manifest
 from shared.services.vaults import container_name
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,18 @@ def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared, kno
 
     The order is the safety argument of docs/design.md: existence is checked after the touch, so
     a pack the collector deletes after this point would have had to pass the touch's ETag first.
+    A pack without a document is measured before the touch creates one, so that the document
+    holds the blob's size and a pack that is missing or of another size gets none.
     """
     name = declared.name.removeprefix("packs/")
+    doc = known.get(name)
+    # A known document is only replaced, keeping its size; should it vanish meanwhile, the touch
+    # creates it with the declared size, which the check below confirms or the rejection removes.
+    size = declared.size if doc is not None else check_pack_size(rt, container, declared).size
     pack_refs.add_refs(rt, vault_id, rp_id, [name])
-    created, doc = pack_refs.touch_pack(rt, vault_id, name, declared.size, rp_id, known.get(name))
-    etag = check_pack(rt, container, declared, doc.get("checked"))
-    pack_refs.record_checked(rt, doc, etag, declared.chunks)
+    created, doc = pack_refs.touch_pack(rt, vault_id, name, size, rp_id, doc)
+    blob = check_pack(rt, container, declared, doc.get("checked"))
+    pack_refs.record_checked(rt, doc, blob, declared.chunks)
     return created
 
 
@@ -148,7 +154,7 @@ def _reject(rt, vault: dict, message: CommitMessage, reason: str) -> dict:
 
 
 def _release(rt, vault_id: str, rejected: dict) -> None:
-    """Removes a rejected point's references.
+    """Removes a rejected point's references, then the pack documents only it had created.
 
     Unless another delivery has taken the point over since the rejection was written (it no
     longer reads back the same): that delivery needs the references, and releases them itself
@@ -160,6 +166,7 @@ def _release(rt, vault_id: str, rejected: dict) -> None:
     if current is None or current["_etag"] != rejected["_etag"]:
         return
     pack_refs.remove_unchanged_refs(rt, vault_id, refs)
+    pack_refs.remove_unreferenced_packs(rt, vault_id, rejected["id"])
 
 
 def _note_last_backup(rt, vault_id: str, rp: dict) -> None:

@@ -32,22 +32,28 @@ def check_snapshot(rt, container: str, manifest: CommitManifest) -> None:
         raise CommitRejected(f"{manifest.snapshot.name} is missing or not {manifest.snapshot.size} bytes")
 
 
-def check_pack(rt, container: str, pack: PackRef, checked: dict | None = None) -> str:
+def check_pack_size(rt, container: str, pack: PackRef):
+    """The pack's blob exists with the declared size; returns its properties (`size`, `etag`)."""
+    properties = rt.primary_blobs.blob_properties(container, pack.name)
+    if properties is None or properties.size != pack.size:
+        raise CommitRejected(f"{pack.name} is missing or not {pack.size} bytes")
+    return properties
+
+
+def check_pack(rt, container: str, pack: PackRef, checked: dict | None = None):
     """The pack exists with the declared size, and its index holds the declared number of chunks.
 
     `checked` is what an earlier commit recorded (`{"etag", "chunks"}`): if the blob still has
     that ETag (unchanged since) and the same chunk count is declared, the index is not read
-    again. Returns the blob's ETag.
+    again. Returns the blob's properties (`size`, `etag`).
     """
-    properties = rt.primary_blobs.blob_properties(container, pack.name)
-    if properties is None or properties.size != pack.size:
-        raise CommitRejected(f"{pack.name} is missing or not {pack.size} bytes")
+    properties = check_pack_size(rt, container, pack)
     if checked == {"etag": properties.etag, "chunks": pack.chunks}:
-        return properties.etag
+        return properties
     entries = read_pack_entries(rt, container, pack.name, properties.size)
     if len(entries) != pack.chunks:
         raise CommitRejected(f"{pack.name} holds {len(entries)} chunks, the commit declares {pack.chunks}")
-    return properties.etag
+    return properties
 
 
 def read_pack_entries(rt, container: str, name: str, size: int) -> list[pack_index.PackEntry]:

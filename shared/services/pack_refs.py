@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, PreconditionFailed
+from shared.errors import Conflict, NotFound, PreconditionFailed
 
 
 class PackDeleting(Exception):
@@ -48,6 +48,27 @@ def remove_unchanged_refs(rt, vault_id: str, refs: list[dict]) -> None:
             pass
 
 
+def remove_unreferenced_packs(rt, vault_id: str, rp_id: str) -> int:
+    """Deletes the live pack documents `rp_id` created that have no reference; returns how many.
+
+    Each document is read before its references are counted and deleted only if unchanged since:
+    a commit that references the pack after the count touches it after (a write), which either
+    makes the delete fail or, coming after it, creates the document again. The blob stays: with
+    no document it is an upload no commit claimed, which the collector treats as an orphan.
+    """
+    removed = 0
+    created = rt.catalog.packs.query(vault_id, "c.type = 'pack' AND c.state = 'live' AND c.created_by = @rp", {"rp": rp_id})
+    for doc in list(created):
+        if ref_count(rt, vault_id, doc["id"]) > 0:
+            continue
+        try:
+            rt.catalog.packs.delete(vault_id, doc["id"], doc["_etag"])
+            removed += 1
+        except PreconditionFailed:
+            pass  # touched since it was read: a commit references it now
+    return removed
+
+
 def packs_of(rt, vault_id: str, rp_id: str) -> list[str]:
     refs = rt.catalog.packs.query(
         vault_id, "c.type = 'ref' AND c.recovery_point_id = @rp", {"rp": rp_id}, select="c.pack"
@@ -80,8 +101,9 @@ def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str, known: dict 
     """Marks the pack live and referenced now, creating its document if absent.
 
     An ETag-conditional write, so it is ordered against the collector's switch to `deleting`.
-    Returns whether the document was created for this recovery point, by this call or by an
-    earlier delivery of the same commit (the document records who created it), so that a
+    `size` is the blob's, as read by the caller: a document never records a size the blob did
+    not have. Returns whether the document was created for this recovery point, by this call or
+    by an earlier delivery of the same commit (the document records who created it), so that a
     redelivered commit meters its new packs exactly once; and the document as written.
     `known` is the document as read in bulk before (None: absent then); a stale one only costs a
     retry, because every write is conditional. Raises PackDeleting.
@@ -103,20 +125,22 @@ def touch_pack(rt, vault_id: str, pack: str, size: int, rp_id: str, known: dict 
             try:
                 written = rt.catalog.packs.replace({**doc, "state": "live", "condemned_at": None, "last_ref_at": now}, doc["_etag"])
                 return doc.get("created_by") == rp_id, written
-            except PreconditionFailed:
-                pass
+            except (PreconditionFailed, NotFound):
+                pass  # changed, or removed by a rejected commit that created it
         doc = rt.catalog.packs.find(vault_id, pack)  # changed since it was read: read it again
 
 
-def record_checked(rt, doc: dict, etag: str, chunks: int) -> None:
-    """Notes on the pack document that the blob with this ETag had a valid index of `chunks` chunks.
+def record_checked(rt, doc: dict, blob, chunks: int) -> None:
+    """Notes on the pack document that the blob (`size`, `etag`) had a valid index of `chunks` chunks.
 
     A later commit that finds the same ETag (a blob's ETag changes with any write) skips reading
-    the index again. Conditional: if the document changed meanwhile, nothing is recorded.
+    the index again. The blob's size is written too, which puts right a document that recorded
+    another. Conditional: if the document changed meanwhile, nothing is recorded.
     """
-    if doc.get("checked") == {"etag": etag, "chunks": chunks}:
+    checked = {"etag": blob.etag, "chunks": chunks}
+    if doc.get("checked") == checked and doc.get("size") == blob.size:
         return
     try:
-        rt.catalog.packs.replace({**doc, "checked": {"etag": etag, "chunks": chunks}}, doc["_etag"])
-    except (PreconditionFailed, Conflict):
-        pass
+        rt.catalog.packs.replace({**doc, "checked": checked, "size": blob.size}, doc["_etag"])
+    except (Conflict, NotFound):
+        pass  # PreconditionFailed is a Conflict

@@ -11,6 +11,7 @@ import urllib3
 
 from shared.formats import pack_index
 from shared.formats.commit_manifest import CommitManifest
+from tests.support.runtimes import service_runtime
 
 HTTP = urllib3.PoolManager(retries=False)
 
@@ -52,6 +53,12 @@ def _commit(api, tenant: dict, packs: list[tuple[str, bytes]], upload: list[tupl
     return rp_id
 
 
+def _pack_documents(catalog, vault_id: str) -> list[dict]:
+    """The vault's pack and reference documents, without system fields."""
+    docs = ({k: v for k, v in doc.items() if not k.startswith("_")} for doc in catalog.packs.query(vault_id))
+    return sorted(docs, key=lambda doc: doc["id"])
+
+
 def _wait_for_state(api, tenant, rp_id, states, timeout=60.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -85,6 +92,8 @@ def test_the_client_sas_cannot_overwrite_or_delete(api, tenants):
 
 def test_bad_commit_goes_to_poison_with_reason_then_replays_after_the_fix(api, tenants, stack):
     tenant = tenants[1]
+    catalog = service_runtime(stack).catalog
+    packs_before = _pack_documents(catalog, tenant["vault_id"])
     name, data = _pack()
     rp_id = _commit(api, tenant, [(name, data)], upload=[])  # the pack was never uploaded
     rejected = _wait_for_state(api, tenant, rp_id, {"rejected"})
@@ -99,12 +108,17 @@ def test_bad_commit_goes_to_poison_with_reason_then_replays_after_the_fix(api, t
     # The catalog holds no recovery point for it, only the rejection.
     status, listing = api.call("GET", "/recovery-points?state=committed", tenant["token"])
     assert rp_id not in [item["id"] for item in listing["items"]]
+    assert _pack_documents(catalog, tenant["vault_id"]) == packs_before  # no reference, no pack document
     # Fix the cause (upload the pack through a fresh session's SAS), then replay.
     status, session = api.call("POST", "/backup-sessions", tenant["token"], {})
     assert _put(session, name, data) == 201
     status, replayed = api.call("POST", f"/poison/commits/{poisoned['message_id']}/replay", stack["BACKUP_ADMIN_KEY"])
     assert status == 200 and replayed["replayed"]
     _wait_for_state(api, tenant, rp_id, {"committed"})
+    pack_id = name.removeprefix("packs/")
+    cataloged = _pack_documents(catalog, tenant["vault_id"])
+    assert {doc["id"] for doc in cataloged} - {doc["id"] for doc in packs_before} == {pack_id, f"ref:{pack_id}:{rp_id}"}
+    assert next(doc for doc in cataloged if doc["id"] == pack_id)["size"] == len(data)
 
 
 @pytest.mark.parametrize("token", ["+Aw+'[$a|", "{}", "[1]", "é", "%00"])

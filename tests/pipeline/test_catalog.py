@@ -56,11 +56,12 @@ def test_missing_pack_is_rejected_then_replay_after_fix_catalogs_it(vault):
     present = vault.upload_pack()
     missing = {"name": "packs/" + "ab" * 32, "size": 500, "chunks": 2}
     message = vault.backup([present, missing])
+    _, packs_before = _catalog_state(vault)
     with pytest.raises(CommitRejected, match="missing"):
         catalog_commit(vault.rt, message)
     rp = _rp(vault, message.recovery_point_id)
     assert rp["state"] == "rejected" and "packs/abab" in rp["rejected_reason"]
-    assert pack_refs.packs_of(vault.rt, vault.vault_id, message.recovery_point_id) == []
+    assert _catalog_state(vault)[1] == packs_before  # no reference, no pack document left behind
     # The cause is fixed (here: a commit naming packs that exist), and the replay catalogs it.
     fixed = vault.backup([present])
     message = message.model_copy(update={})
@@ -92,9 +93,10 @@ def test_bad_commits_are_rejected_with_a_reason(vault, tamper, reason):
     message = vault.backup([pack], upload_manifest=tamper != "no_manifest")
     if tamper == "other_instance":
         message = message.model_copy(update={"instance_id": "f" * 32})
+    _, packs_before = _catalog_state(vault)
     with pytest.raises(CommitRejected, match=reason):
         catalog_commit(vault.rt, message)
-    assert pack_refs.packs_of(vault.rt, vault.vault_id, message.recovery_point_id) == []
+    assert _catalog_state(vault)[1] == packs_before  # no reference, no pack document: nothing stored or billed
 
 
 def test_a_commit_cannot_reference_another_vaults_session(runtime, vault):
@@ -130,3 +132,43 @@ def test_a_pack_index_is_read_again_whenever_the_blob_or_the_declared_count_chan
     vault.rt.primary_blobs.put_blob(vault.container, pack["name"], bytes(len(data)), overwrite=True)
     with pytest.raises(CommitRejected, match="unreadable index"):
         catalog_commit(vault.rt, vault.backup([pack]))
+
+
+def test_a_pack_document_holds_the_blobs_size_and_a_wrong_one_is_corrected(vault):
+    """Stored bytes are billed, and replication checks sizes, from the pack document: it takes the
+    size from the blob, never from the client's declaration alone."""
+    pack = vault.upload_pack()
+    name = pack["name"].removeprefix("packs/")
+    assert catalog_commit(vault.rt, vault.backup([pack])) == "committed"
+    doc = vault.rt.catalog.packs.get(vault.vault_id, name)
+    assert doc["size"] == pack["size"]
+    # A document written wrong (by an older catalog) is put right by the next commit that checks the blob.
+    vault.rt.catalog.packs.replace({**doc, "size": pack["size"] + 7, "checked": None}, doc["_etag"])
+    assert catalog_commit(vault.rt, vault.backup([pack])) == "committed"
+    assert vault.rt.catalog.packs.get(vault.vault_id, name)["size"] == pack["size"]
+
+
+def test_a_rejected_commit_removes_only_the_pack_documents_nobody_else_references(vault, monkeypatch):
+    """The rejected commit created both pack documents; another commit references one of them just
+    as the rejection found it unreferenced. That one stays, with its reference; the other goes."""
+    shared, other = vault.upload_pack(), vault.upload_pack()
+    shared_id, other_id = (p["name"].removeprefix("packs/") for p in (shared, other))
+    rejected = vault.backup([shared, {**other, "chunks": other["chunks"] + 1}])
+    concurrent = vault.backup([shared])
+    packs = vault.rt.catalog.packs
+    live_delete = packs.delete
+    raced = []
+
+    def delete(vault_id, doc_id, *args, **kwargs):
+        if doc_id == shared_id and not raced:
+            raced.append(catalog_commit(vault.rt, concurrent))
+        return live_delete(vault_id, doc_id, *args, **kwargs)
+
+    monkeypatch.setattr(packs, "delete", delete)
+    with pytest.raises(CommitRejected, match="holds 3 chunks"):
+        catalog_commit(vault.rt, rejected)
+    monkeypatch.undo()
+    assert raced == ["committed"]
+    assert pack_refs.ref_count(vault.rt, vault.vault_id, shared_id) == 1
+    assert vault.rt.catalog.packs.get(vault.vault_id, shared_id)["state"] == "live"
+    assert vault.rt.catalog.packs.find(vault.vault_id, other_id) is None
