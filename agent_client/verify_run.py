@@ -38,10 +38,17 @@ class VerifyReport:
 
 
 class _PackChecker:
-    """Downloads whole packs, checks their SHA-256 name, index and every chunk; remembers the good chunks."""
+    """Downloads whole packs, checks their SHA-256 name, index and every chunk; remembers the good chunks.
 
-    def __init__(self, vault_blobs: VaultBlobs, codec: ChunkCodec, report: VerifyReport, on_bytes) -> None:
+    Only chunks of `locatable` packs count as good: restore finds chunks through the index read at
+    the size the commit manifest recorded, so a chunk of a pack whose index is unreadable there is
+    lost to it even when the chunk itself authenticates, and verify must say so.
+    """
+
+    def __init__(self, vault_blobs: VaultBlobs, codec: ChunkCodec, report: VerifyReport, on_bytes,
+                 locatable: set[str]) -> None:
         self._blobs = vault_blobs
+        self._locatable = locatable
         self._codec = codec
         self._report = report
         self._on_bytes = on_bytes
@@ -73,7 +80,8 @@ class _PackChecker:
         if bad:
             self._note(pack.name, f"{bad} chunk(s) fail authentication")
         with self._lock:
-            self.good_chunks.update(good)
+            if pack.name in self._locatable:
+                self.good_chunks.update(good)
             self._report.chunks += len(entries)
             self._report.packs += 1
 
@@ -95,7 +103,7 @@ def run_verify(context: AgentContext, recovery_point_id: str, from_secondary: bo
             report.bytes_downloaded += count
         context.progress.advance(0, count)
 
-    checker = _PackChecker(opened.vault_blobs, opened.codec, report, downloaded)
+    checker = _PackChecker(opened.vault_blobs, opened.codec, report, downloaded, set(opened.index.packs))
     packs = list(opened.index.packs.values()) + [BlobListing(name, 0) for name in opened.index.unreadable_packs]
     context.progress.set_totals(0, sum(pack.size for pack in packs))
     with ThreadPoolExecutor(4, thread_name_prefix="verify") as pool:

@@ -11,7 +11,7 @@ from agent_client.backup_run import BackupRequest, run_backup
 from agent_client.errors import IntegrityError
 from agent_client.restore_run import run_restore
 from agent_client.verify_run import raise_for_damage, run_verify
-from shared.formats.pack_index import parse_trailer
+from shared.formats.pack_index import PackEntry, parse_trailer, serialize_trailer
 
 FILES = {f"file{index}.bin": os.urandom(300_000 + index) for index in range(4)}
 
@@ -89,3 +89,20 @@ def test_a_missing_pack_names_the_files_that_needed_it(backed_up, fake_service, 
         del fake_service.vault_blobs.blobs[pack]
     with pytest.raises(IntegrityError):
         run_restore(context, recovery_point_id, str(tmp_path / "target"), [])
+
+
+def test_a_pack_whose_size_changed_loses_the_same_files_in_verify_as_in_restore(backed_up, fake_service, tmp_path):
+    """A pack re-laid with one chunk swapped for a longer one: its index is unreadable at the recorded size."""
+    context, recovery_point_id, source = backed_up
+    blobs = fake_service.vault_blobs.blobs
+    pack = next(name for name in _packs(fake_service) if len(parse_trailer(blobs[name], len(blobs[name]))) > 1)
+    entries = parse_trailer(blobs[pack], len(blobs[pack]))
+    body, relaid = b"", []
+    for number, entry in enumerate(entries):  # the last chunk gets a byte more; the others stay intact
+        sealed = blobs[pack][entry.offset : entry.offset + entry.length] + (b"x" if number == len(entries) - 1 else b"")
+        relaid.append(PackEntry(entry.chunk_id, entry.kind, len(body), len(sealed)))
+        body += sealed
+    blobs[pack] = body + serialize_trailer(relaid)
+    restore_error, verify_error = _restore_and_verify(context, recovery_point_id, tmp_path / "target")
+    assert set(restore_error.damaged_paths) == set(verify_error.damaged_paths) != set()
+    assert pack in str(restore_error)
