@@ -7,10 +7,12 @@ import os
 import subprocess
 import sys
 import uuid
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 from agent_client.http_client import JsonHttpClient
+from shared.formats.pack_index import ChunkKind, PackFormatError, parse_trailer
 
 BIN = Path(sys.executable).parent
 PASSPHRASE = "e2e passphrase, long enough"
@@ -56,6 +58,18 @@ class Machine:
 
     def backup(self, *paths: Path) -> dict:
         return self.run("backup", *map(str, paths), "--json").json()
+
+    def chunk_owners(self, recovery_point_id: str) -> dict[bytes, set[str]]:
+        """chunk id -> the paths of the files that hold it, read from the recovery point's tree (before any damage)."""
+        from agent_client.agent_context import context_from_environment
+        from agent_client.recovery_point_access import open_recovery_point
+
+        opened = open_recovery_point(context_from_environment(self.env), recovery_point_id, trust_cached_trailers=False)
+        owners: dict[bytes, set[str]] = defaultdict(set)
+        for entry in opened.entries():
+            for chunk_id in entry.chunk_ids():
+                owners[chunk_id].add("/" + os.fsdecode(entry.path))
+        return dict(owners)
 
 
 class Vault:
@@ -124,3 +138,81 @@ def random_files(folder: Path, count: int, size: int) -> Path:
 
 def restored(target: Path, source: Path) -> Path:
     return target / str(source.resolve()).lstrip("/")
+
+
+@dataclass
+class ExpectedDamage:
+    """What a client must report after one pack was damaged: the files it can no longer restore, and how."""
+
+    pack_name: str
+    paths: set[str]  # the files with a damaged chunk: each must be named, none restored
+    whole_pack: bool  # the index or footer is damaged (or the size changed): no chunk of the pack can be located
+    tree: bool  # a tree chunk is lost: the tree breaks off there, so the files after it cannot be named
+
+
+def expected_pack_damage(pack_name: str, original: bytes, damaged: bytes,
+                         owners: dict[bytes, set[str]]) -> ExpectedDamage:
+    """Which chunks the damage touched, found by comparing each chunk's sealed bytes before and after.
+
+    The client finds a pack's index at the end of the size the commit manifest recorded, so a pack
+    whose size changed has no readable index: every data chunk of it is lost.
+    """
+    before = parse_trailer(original, len(original))
+    try:
+        if len(damaged) != len(original):
+            raise PackFormatError("the pack's size changed")
+        after = {entry.chunk_id: damaged[entry.offset : entry.offset + entry.length]
+                 for entry in parse_trailer(damaged, len(damaged))}
+        touched = [entry for entry in before
+                   if after.get(entry.chunk_id) != original[entry.offset : entry.offset + entry.length]]
+        whole_pack = False
+    except PackFormatError:
+        touched, whole_pack = before, True
+    paths = {path for entry in touched if entry.kind == ChunkKind.DATA for path in owners.get(entry.chunk_id, ())}
+    # The snapshot records where each tree chunk is, so the tree survives a damaged index: it is lost
+    # only when the bytes at that place changed.
+    tree = any(entry.kind == ChunkKind.TREE
+               and damaged[entry.offset : entry.offset + entry.length] != original[entry.offset : entry.offset + entry.length]
+               for entry in before)
+    return ExpectedDamage(pack_name, paths, whole_pack, tree)
+
+
+def damage_problems(output: str, expected: ExpectedDamage) -> list[str]:
+    """Why `output` (verify's or restore's stderr) does not name `expected` honestly; [] if it does."""
+    if expected.tree:
+        if "tree of recovery point" not in output or expected.pack_name not in output:
+            return [f"the damaged tree chunk in {expected.pack_name} is not reported"]
+        return []
+    problems = []
+    named = sorted(path for path in expected.paths if path in output)
+    if len(named) < min(5, len(expected.paths)):  # restore's one line shows the first five
+        problems.append(f"damaged file(s) not named: {sorted(expected.paths - set(named))[:5]}")
+    if expected.whole_pack and expected.pack_name not in output:
+        problems.append(f"the damaged pack {expected.pack_name} is not named")
+    return problems
+
+
+def wrong_restored_files(target_root: Path, source: Path, damaged_paths: set[str], tree_damaged: bool) -> list[str]:
+    """Files restored wrong: any byte not the source's, a damaged file present, an intact file missing.
+
+    With a damaged tree the restore stops where it breaks, so intact files may be missing too.
+    """
+    problems = []
+    source = source.resolve()
+    for path in source.rglob("*"):
+        if path.is_symlink() or not path.is_file():
+            continue
+        copy = target_root / path.relative_to(source)
+        if str(path) in damaged_paths:
+            if copy.exists():
+                problems.append(f"{path}: damaged, yet restored")
+        elif not copy.exists():
+            if not tree_damaged:
+                problems.append(f"{path}: intact, yet not restored")
+        elif copy.read_bytes() != path.read_bytes():
+            problems.append(f"{path}: restored with wrong bytes")
+    if target_root.exists():
+        for copy in target_root.rglob("*"):
+            if copy.is_file() and not (source / copy.relative_to(target_root)).exists():
+                problems.append(f"{copy}: not in the source (a leftover temporary?)")
+    return problems

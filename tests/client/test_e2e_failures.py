@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from shared.formats.pack_index import FOOTER_SIZE
+from shared.formats.pack_index import FOOTER_SIZE, ChunkKind, parse_trailer
 
-from .e2e_support import random_files, restored
+from .e2e_support import ExpectedDamage, damage_problems, expected_pack_damage, random_files, restored, wrong_restored_files
 
 pytestmark = pytest.mark.stack
 
@@ -25,10 +25,18 @@ def backed_up(make_vault, tmp_path):
     return vault, alpha, source, alpha.backup(source)["recovery_point_id"]
 
 
-def _assert_names_damage(result, source):
+def _damage_pack(vault, alpha, recovery_point_id, pack, position) -> ExpectedDamage:
+    owners = alpha.chunk_owners(recovery_point_id)
+    container = vault.container_client()
+    original = container.download_blob(pack).readall()
+    vault.flip_byte(pack, position)
+    return expected_pack_damage(pack, original, container.download_blob(pack).readall(), owners)
+
+
+def _assert_names_damage(result, expected: ExpectedDamage):
     assert result.code == 7, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("backup-agent: error:")
-    assert str(source) in result.stderr or "snapshots/" in result.stderr
+    assert not damage_problems(result.stderr, expected), (damage_problems(result.stderr, expected), result.stderr)
 
 
 @pytest.mark.parametrize("where", ["chunk", "index", "footer"])
@@ -37,12 +45,32 @@ def test_a_flipped_pack_byte_fails_verify_and_restore_naming_the_file(backed_up,
     pack = vault.blob_names("packs/")[0]
     size = vault.blob_size(pack)
     position = {"chunk": random.randrange(size // 2), "index": size - FOOTER_SIZE - 5, "footer": size - 3}[where]
-    vault.flip_byte(pack, position)
-    _assert_names_damage(alpha.run("verify", recovery_point_id), source)
+    expected = _damage_pack(vault, alpha, recovery_point_id, pack, position)
+    assert expected.paths or expected.tree, "the damage touches a file or the tree"
+    assert expected.whole_pack == (where != "chunk")
+    _assert_names_damage(alpha.run("verify", recovery_point_id), expected)
     target = tmp_path / "target"
-    _assert_names_damage(alpha.run("restore", recovery_point_id, "--target", str(target)), source)
-    for path in restored(target, source).glob("*") if restored(target, source).exists() else []:
-        assert path.read_bytes() == (source / path.name).read_bytes(), "no wrong byte is ever put in place"
+    _assert_names_damage(alpha.run("restore", recovery_point_id, "--target", str(target)), expected)
+    assert not wrong_restored_files(restored(target, source), source, expected.paths, expected.tree)
+
+
+def test_every_data_chunk_of_a_pack_flipped_in_turn_names_its_files(backed_up, tmp_path):
+    vault, alpha, source, recovery_point_id = backed_up
+    pack = vault.blob_names("packs/")[0]
+    entries = parse_trailer(vault.container_client().download_blob(pack).readall(), vault.blob_size(pack))
+    for number, entry in enumerate(entries):
+        position = entry.offset + random.randrange(entry.length)
+        expected = _damage_pack(vault, alpha, recovery_point_id, pack, position)
+        try:
+            assert expected.tree == (entry.kind == ChunkKind.TREE) and not expected.whole_pack
+            for command in (["verify", recovery_point_id],
+                            ["restore", recovery_point_id, "--target", str(tmp_path / f"t{number}")]):
+                _assert_names_damage(alpha.run(*command), expected)
+            assert not wrong_restored_files(restored(tmp_path / f"t{number}", source), source, expected.paths,
+                                            expected.tree)
+        finally:
+            vault.flip_byte(pack, position)  # flip_byte xors: flipping the same byte again restores it
+    assert alpha.run("verify", recovery_point_id).code == 0
 
 
 def test_a_flipped_snapshot_byte_fails_verify_and_restore(backed_up, tmp_path):
@@ -50,7 +78,9 @@ def test_a_flipped_snapshot_byte_fails_verify_and_restore(backed_up, tmp_path):
     vault.flip_byte(f"snapshots/{recovery_point_id}", 30)
     for result in (alpha.run("verify", recovery_point_id),
                    alpha.run("restore", recovery_point_id, "--target", str(tmp_path / "t"))):
-        assert result.code == 7 and f"snapshots/{recovery_point_id}" in result.stderr
+        assert result.code == 7, result.stderr
+        assert f"the snapshot snapshots/{recovery_point_id} is damaged" in result.stderr
+    assert not (tmp_path / "t").exists() or not any(path.is_file() for path in (tmp_path / "t").rglob("*"))
 
 
 def test_wrong_passphrase_is_one_clear_line(backed_up, tmp_path):

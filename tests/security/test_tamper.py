@@ -5,8 +5,11 @@ blob with the storage account's key (what an attacker at the storage layer could
 `verify` and `restore`, then puts the original back: a flipped byte in every pack and in the
 snapshot, a truncated blob, a zero-length blob, two chunks of a pack swapped (index rewritten to
 stay consistent), and a sealed chunk copied in from another vault's pack of the same files.
-`verify` must fail with the integrity exit code (7) and name the damage; `restore` must write
-every file either byte-identical to the source or not at all.
+`verify` and `restore` must fail with the integrity exit code (7) and name the damage: the
+files with a damaged chunk (found from the tree before the damage and the pack's index), the
+pack too when its index is damaged, the tree when a tree chunk is, "the snapshot ... is damaged"
+for the snapshot. `restore` must put every intact file in place byte-identical, and no damaged
+file at all.
 """
 
 from __future__ import annotations
@@ -16,7 +19,14 @@ import hashlib
 import pytest
 
 from shared.formats import pack_index
-from tests.client.e2e_support import Vault, restored
+from tests.client.e2e_support import (
+    ExpectedDamage,
+    Vault,
+    damage_problems,
+    expected_pack_damage,
+    restored,
+    wrong_restored_files,
+)
 
 INTEGRITY_EXIT = 7
 PACK_SIZE = str(128 << 10)
@@ -92,22 +102,25 @@ def _upload(vault: Vault, name: str, data: bytes) -> None:
     vault.container_client().upload_blob(name, data, overwrite=True)
 
 
-def _check_case(machine, source, rp_id, case, workdir) -> list[str]:
+def _check_case(machine, source, rp_id, case, workdir, expected: ExpectedDamage | None) -> list[str]:
+    """Runs verify and restore on the damaged vault; `expected` is None for a damaged snapshot."""
     problems = []
-    check = machine.run("verify", rp_id, "--json")
-    if check.code != INTEGRITY_EXIT:
-        problems.append(f"{case}: verify exited {check.code}: {check.stderr.strip()[-300:]}")
-    elif not (str(source) in check.stderr or "snapshots/" in check.stderr):
-        problems.append(f"{case}: verify did not name the damage: {check.stderr.strip()[-300:]}")
     target = workdir / hashlib.sha256(case.encode()).hexdigest()[:12]
-    restore = machine.run("restore", rp_id, "--target", str(target), "--json")
-    if restore.code != INTEGRITY_EXIT:
-        problems.append(f"{case}: restore exited {restore.code}: {restore.stderr.strip()[-300:]}")
+    for command, result in (("verify", machine.run("verify", rp_id, "--json")),
+                            ("restore", machine.run("restore", rp_id, "--target", str(target), "--json"))):
+        output = result.stderr.strip()[-600:]
+        if result.code != INTEGRITY_EXIT:
+            problems.append(f"{case}: {command} exited {result.code}: {output}")
+        elif expected is None and f"the snapshot snapshots/{rp_id} is damaged" not in result.stderr:
+            problems.append(f"{case}: {command} did not say the snapshot is damaged: {output}")
+        elif expected is not None:
+            problems += [f"{case}: {command}: {problem}: {output}" for problem in damage_problems(result.stderr, expected)]
     root = restored(target, source)
-    for path in (p for p in root.rglob("*") if p.is_file()) if root.exists() else []:
-        original = source / path.relative_to(root)
-        if not original.is_file() or path.read_bytes() != original.read_bytes():
-            problems.append(f"{case}: restore wrote wrong bytes to {path.relative_to(root)}")
+    if expected is None:
+        if root.exists() and any(path.is_file() for path in root.rglob("*")):
+            problems.append(f"{case}: restore wrote files from a damaged snapshot")
+    else:
+        problems += [f"{case}: {problem}" for problem in wrong_restored_files(root, source, expected.paths, expected.tree)]
     return problems
 
 
@@ -125,12 +138,15 @@ def _run(stack, tmp_path, rng, sample: int | None) -> int:
         if sample is not None:
             flips = [c for c in cases if c[0].startswith("flipped byte in packs/")]
             cases = rng.sample(flips, min(sample, len(flips))) + [c for c in cases if c not in flips]
+        owners = machine.chunk_owners(rp_id)
         problems = []
         for case, blob, damage in cases:
             original = _download(vault, blob)
-            _upload(vault, blob, damage(original))
+            damaged = damage(original)
+            expected = expected_pack_damage(blob, original, damaged, owners) if blob.startswith("packs/") else None
+            _upload(vault, blob, damaged)
             try:
-                problems += _check_case(machine, source, rp_id, case, tmp_path / "restores")
+                problems += _check_case(machine, source, rp_id, case, tmp_path / "restores", expected)
             finally:
                 _upload(vault, blob, original)
         clean = machine.run("verify", rp_id, "--json")
