@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from .e2e_support import restored
-from .sample_trees import allocated_bytes, build_sample_tree, describe_tree
+from .sample_trees import OTHER_OWNER, allocated_bytes, build_sample_tree, describe_tree
 
 pytestmark = pytest.mark.stack
 
@@ -27,7 +27,15 @@ def test_round_trip_with_a_sparse_2_gib_file(vault, tmp_path):
     target = tmp_path / "target"
     result = alpha.run("restore", backup["recovery_point_id"], "--target", str(target), "--json")
     assert result.json()["damaged"] == []
-    assert describe_tree(restored(target, source)) == describe_tree(source)
+    restored_tree = describe_tree(restored(target, source))
+    assert restored_tree == describe_tree(source)
+    assert restored_tree["empty-dir"][0] == "dir" and restored_tree["docs/empty-dir-in-docs"][0] == "dir"
+    assert restored_tree["docs/empty"][3] == restored_tree["docs/another empty"][3] == 0
+    others = {path for path, described in restored_tree.items() if described[-1] == OTHER_OWNER}
+    if os.geteuid() == 0:  # restore must set an owner other than the one restoring
+        assert others == {"docs/script.sh", "docs/link-to-resume", "empty-dir"}
+    else:
+        assert {described[-1] for described in restored_tree.values()} == {(os.getuid(), os.getgid())}
     assert allocated_bytes(restored(target, source) / "sparse.img") < 8 << 20
     assert subprocess.run(["cmp", source / "sparse.img", restored(target, source) / "sparse.img"]).returncode == 0
 
