@@ -15,6 +15,8 @@ from agent_client.restore_batch import FileJob, RestoreBatch
 from agent_client.restore_target import TargetTree, UnsafePathError, temporary_sibling
 from agent_client.tree_format import EntryKind, TreeEntry
 
+MAX_LEFT_DIRECTORIES = 10_000  # directories waiting for their metadata before the batch runs early
+
 
 @dataclass
 class RestoreReport:
@@ -108,7 +110,11 @@ class _RestoreRun:
         self._context = context
         self._target = target
         self._report = report
-        self._directories: list[tuple[bytes, TreeEntry]] = []
+        # Tree order is depth first, so the directories the restore is inside form a stack; one it
+        # has left waits only for the batch holding its last files, then gets its metadata: memory
+        # follows the depth of the tree, not its number of directories.
+        self._open_directories: list[tuple[bytes, TreeEntry]] = []
+        self._left_directories: list[tuple[bytes, TreeEntry]] = []
         self._restored_link_leaders: dict[bytes, bytes] = {}
         self._pending_links: list[tuple[TreeEntry, bytes]] = []
         self._batch = RestoreBatch(opened.vault_blobs, opened.codec, opened.index, self._file_finished, self._count_bytes)
@@ -117,11 +123,12 @@ class _RestoreRun:
 
     def restore(self, entry: TreeEntry) -> None:
         shown = "/" + os.fsdecode(entry.path)
+        self._leave_directories_not_above(entry.path)
         try:
             full_path = self._target.place(entry.path)
             if entry.kind == EntryKind.DIR:
                 self._target.make_directory(full_path)
-                self._directories.append((full_path, entry))
+                self._open_directories.append((full_path, entry))
                 self._report.dirs += 1
             elif entry.kind == EntryKind.FILE:
                 self._restore_file(entry, full_path)
@@ -133,12 +140,9 @@ class _RestoreRun:
             self._report.failed.append(f"{shown}: {exc.strerror or exc}")
 
     def finish(self) -> None:
+        self._left_directories.extend(reversed(self._open_directories))
+        self._open_directories.clear()
         self._run_batch()
-        for full_path, entry in reversed(self._directories):
-            try:
-                apply_metadata(full_path, entry)
-            except OSError as exc:
-                self._report.failed.append(f"/{os.fsdecode(entry.path)}: {exc.strerror or exc}")
 
     def abandon(self) -> None:
         self._batch.discard()
@@ -164,7 +168,18 @@ class _RestoreRun:
         os.replace(temporary, full_path)
         self._report.links += entry.kind == EntryKind.SYMLINK
 
+    def _leave_directories_not_above(self, path: bytes) -> None:
+        while self._open_directories and not path.startswith(self._open_directories[-1][1].path + b"/"):
+            self._left_directories.append(self._open_directories.pop())
+        if len(self._left_directories) >= MAX_LEFT_DIRECTORIES:
+            self._run_batch()
+
     def _run_batch(self) -> None:
+        """Restores the batch's files and links, then the metadata of the directories left meanwhile.
+
+        A directory's mode and mtime are set only once nothing more is written in it (a read-only
+        directory must still take its files; each new name would move its mtime), innermost first.
+        """
         self._batch.run()
         for pack_name, reason in self._batch.damaged_packs.items():
             self._report.damaged_packs.setdefault(pack_name, reason)
@@ -172,6 +187,12 @@ class _RestoreRun:
         for entry, full_path in self._pending_links:
             self._link(entry, full_path)
         self._pending_links.clear()
+        for full_path, entry in self._left_directories:
+            try:
+                apply_metadata(full_path, entry)
+            except OSError as exc:
+                self._report.failed.append(f"/{os.fsdecode(entry.path)}: {exc.strerror or exc}")
+        self._left_directories.clear()
 
     def _link(self, entry: TreeEntry, full_path: bytes) -> None:
         leader_path = self._restored_link_leaders.get(entry.hardlink_to)

@@ -13,6 +13,8 @@ import uuid
 
 from agent_client.errors import UsageError
 
+_MAX_CHECKED_DIRS = 8192
+
 
 class UnsafePathError(Exception):
     """A tree path that must not be restored."""
@@ -67,6 +69,6 @@ class TargetTree:
             raise UnsafePathError("a parent directory is a symlink in the target")
         if not stat.S_ISDIR(st.st_mode):
             raise UnsafePathError("a parent directory exists in the target as something else")
-        if len(self._checked_dirs) > 100_000:
+        if len(self._checked_dirs) > _MAX_CHECKED_DIRS:  # a cache: in tree order the ancestors come back at once
             self._checked_dirs = {self.root}
         self._checked_dirs.add(full_path)

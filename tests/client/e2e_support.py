@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
+import time
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -51,6 +53,22 @@ class Machine:
                                    stdin=None if stdin is not None else subprocess.DEVNULL,
                                    capture_output=True, timeout=timeout)
         return AgentRun(completed.returncode, completed.stdout.decode(), completed.stderr.decode())
+
+    def run_measuring_memory(self, *arguments: str, timeout: float = 280) -> tuple[AgentRun, int]:
+        """Runs like run(), also returning the process's peak resident memory in bytes (its own, from wait4)."""
+        with tempfile.TemporaryFile() as stdout, tempfile.TemporaryFile() as stderr:
+            process = subprocess.Popen([str(BIN / "backup-agent"), *arguments], env=self.env,
+                                       stdin=subprocess.DEVNULL, stdout=stdout, stderr=stderr)
+            deadline = time.monotonic() + timeout
+            while (waited := os.wait4(process.pid, os.WNOHANG))[0] == 0:
+                if time.monotonic() > deadline:
+                    process.kill()
+                time.sleep(0.05)
+            process.returncode = os.waitstatus_to_exitcode(waited[1])  # reaped here: Popen must not wait again
+            stdout.seek(0)
+            stderr.seek(0)
+            result = AgentRun(process.returncode, stdout.read().decode(), stderr.read().decode())
+        return result, waited[2].ru_maxrss * 1024
 
     def popen(self, *arguments: str) -> subprocess.Popen:
         return subprocess.Popen([str(BIN / "backup-agent"), *arguments], env=self.env,
