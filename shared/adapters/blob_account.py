@@ -18,6 +18,7 @@ from azure.core.exceptions import (
 from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, ExponentialRetry, generate_container_sas
 
 from shared.adapters.identity import managed_identity_credential
+from shared.adapters.storage_retry import SHORT_RETRY
 from shared.errors import Conflict, NotFound, StorageUnavailable
 from shared.settings import StorageConnection
 
@@ -27,9 +28,7 @@ _COPY_CHUNK = 8 << 20
 
 
 def _retry_policy() -> ExponentialRetry:
-    """Short backoff (1 s, 3 s, 9 s): the Functions host retries the whole message five times more,
-    and the SDK's default pauses make one call to a dead region take over a minute."""
-    return ExponentialRetry(initial_backoff=1, increment_base=3, retry_total=3)
+    return ExponentialRetry(**SHORT_RETRY)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError, ServiceRequestError, ServiceResponseError
-from azure.storage.queue import QueueServiceClient
+from azure.storage.queue import ExponentialRetry, QueueServiceClient
 
 from shared.adapters.identity import managed_identity_credential
+from shared.adapters.storage_retry import SHORT_RETRY
 from shared.errors import NotFound, StorageUnavailable
 from shared.settings import StorageConnection
 
@@ -39,11 +40,14 @@ class QueueAccount:
 
     def __init__(self, connection: StorageConnection) -> None:
         if connection.connection_string:
-            self._service = QueueServiceClient.from_connection_string(connection.connection_string, retry_total=3)
+            self._service = QueueServiceClient.from_connection_string(
+                connection.connection_string, retry_policy=ExponentialRetry(**SHORT_RETRY)
+            )
         else:
             self._service = QueueServiceClient(
                 connection.queue_service_uri,
                 credential=managed_identity_credential(connection.managed_identity_client_id),
+                retry_policy=ExponentialRetry(**SHORT_RETRY),
             )
 
     def _queue(self, name: str):

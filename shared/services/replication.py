@@ -92,6 +92,9 @@ def _blobs_of(rt, vault: dict, rp: dict) -> list[tuple[str, int | None]]:
 def _copy_blobs(rt, vault: dict, rp: dict) -> dict[str, int]:
     """Copies (or confirms) every blob of the recovery point; returns each blob's size."""
     blobs = _blobs_of(rt, vault, rp)
+    # One probe first: with the paired region down, every pack's copy would spend the SDK's
+    # retries (13 s each) before the attempt fails; the probe fails the attempt after one.
+    rt.secondary_blobs.blob_size(container_name(vault["id"]), blobs[-1][0])
     packs = [b for b in blobs if b[0].startswith("packs/")]
     rest = [b for b in blobs if not b[0].startswith("packs/")]
     sizes: dict[str, int] = {}

@@ -6,8 +6,8 @@ up into a GRS vault, and the host's five attempts at the replication message fai
 the region is back, the operator replays the message over the API: the point is replicated, its
 `replicated_at` set, and it restores bit for bit from the paired region.
 
-About four minutes: each attempt against the stopped region spends the storage SDK's retries
-(about 45 s), and host.json fixes the five attempts. The soak version (five points, each replayed)
+About a minute and a half: each attempt against the stopped region spends the storage SDK's
+retries (about 14 s), and host.json fixes the five attempts. The soak version (five points, each replayed)
 is in test_secondary_outage.py.
 """
 
