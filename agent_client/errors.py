@@ -37,7 +37,14 @@ class ServiceUnreachableError(BackupError):
 
 
 class StorageBusyError(ServiceUnreachableError):
-    """A transient storage failure; the retrying blob port retries these before giving up."""
+    """A transient storage failure; the retrying blob port retries these before giving up.
+
+    `retry_after`: the seconds the storage asked to wait (Retry-After), or None.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class ServiceError(BackupError):

@@ -52,6 +52,6 @@ class RetryingBlobs:
                 if attempt == self._attempts - 1:
                     raise
                 backoff = min(self._max_delay, self._base_delay * 2**attempt) * random.uniform(0.5, 1.0)
-                asked = getattr(busy, "retry_after", None) or 0.0
+                asked = busy.retry_after or 0.0
                 self._sleep(max(backoff, min(asked, self._max_delay)))
         raise AssertionError("unreachable")

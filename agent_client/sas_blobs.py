@@ -97,9 +97,8 @@ class SasBlobs:
             host = urllib.parse.urlsplit(self._container_url).netloc
             raise StorageBusyError(f"cannot reach the vault storage at {host} ({type(exc).__name__})") from exc
         if response.status == 429 or response.status >= 500:
-            busy = StorageBusyError(f"the vault storage answered HTTP {response.status}")
-            busy.retry_after = retry_after_seconds(response.headers)
-            raise busy
+            raise StorageBusyError(f"the vault storage answered HTTP {response.status}",
+                                   retry_after_seconds(response.headers))
         return response
 
     @staticmethod

@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import random
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +17,8 @@ from shared.formats.pack_index import FOOTER_SIZE, ChunkKind, parse_trailer
 from .e2e_support import ExpectedDamage, damage_problems, expected_pack_damage, random_files, restored, wrong_restored_files
 
 pytestmark = pytest.mark.stack
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -104,13 +109,21 @@ def test_sigkill_during_backup_then_backup_again_commits_exactly_one_recovery_po
     vault = make_vault()
     alpha = vault.machine()
     source = random_files(tmp_path / "source", 12, 8 << 20)
-    process = alpha.popen("backup", str(source), "--json")
-    deadline = time.monotonic() + 60
-    while not vault.blob_names("packs/") and time.monotonic() < deadline and process.poll() is None:
+    # Held just before a random pack upload (2nd to 5th of about 6) and SIGKILLed from here once a
+    # pack is stored: the kill lands mid-upload, never after the commit or after the process ended.
+    pause_dir = tmp_path / "pause"
+    pause_dir.mkdir()
+    env = {**alpha.env, "RELIABILITY_KILL_AT": f"pause:{random.randint(2, 5)}:PUT /packs/",
+           "RELIABILITY_PAUSE_DIR": str(pause_dir)}
+    process = subprocess.Popen([sys.executable, "-m", "tests.reliability.killing_agent", "backup", str(source), "--json"],
+                               env=env, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not (pause_dir / "reached").exists() or not vault.blob_names("packs/"):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
         time.sleep(0.05)
-    time.sleep(random.uniform(0, 0.5))
     process.send_signal(signal.SIGKILL)
-    process.wait()
+    assert process.wait() == -signal.SIGKILL
+    assert vault.blob_names("snapshots/") == [] and vault.blob_names("commits/") == []
     packs_after_kill = set(vault.blob_names("packs/"))
     reused_bytes = sum(vault.blob_size(name) for name in packs_after_kill)
     result = alpha.backup(source)
