@@ -25,7 +25,9 @@ def _make_node_modules(tmp_path: Path, npm_exit_code: int) -> subprocess.Complet
     npm.write_text(f"#!/bin/sh\necho '{NPM_NOISE}'\necho '{NPM_NOISE}' >&2\n"
                    f"mkdir -p node_modules\nexit {npm_exit_code}\n")
     npm.chmod(0o755)
-    environment = {key: value for key, value in os.environ.items() if key != "DEVSTACK_DIR"}
+    # As a user's top-level make: under `make test` the inherited MAKELEVEL would make it a sub-make.
+    inherited = {"DEVSTACK_DIR", "MAKELEVEL", "MAKEFLAGS", "MFLAGS"}
+    environment = {key: value for key, value in os.environ.items() if key not in inherited}
     environment["PATH"] = f"{fake_bin}:{environment['PATH']}"
     return subprocess.run(["make", "--no-print-directory", "node_modules", f"PYTHON_VERSION={sys.executable}"],
                           cwd=repo, env=environment, capture_output=True, text=True, timeout=60)
