@@ -155,17 +155,22 @@ class BlobAccount:
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"blob {name}") from exc
 
-    def copy_to(self, container: str, name: str, target: "BlobAccount") -> str:
+    def copy_to(self, container: str, name: str, target: "BlobAccount", expected_sha256: str | None = None) -> str:
         """Copies a blob to the same name in `target`, verifying it; returns its SHA-256.
 
-        Server-side copy from a read SAS where storage allows it (Azure); otherwise streamed
-        (the local paired region is a separate Azurite that cannot fetch from the primary).
+        A copy `target` already holds is kept if it has `expected_sha256` (known from the name of
+        a content-addressed blob: the source is not read then, so a damaged source never replaces
+        a good copy), or else the source's SHA-256. Server-side copy from a read SAS where storage
+        allows it (Azure); otherwise streamed (the local paired region is a separate Azurite that
+        cannot fetch from the primary).
         """
-        source_sha = self.sha256(container, name)
         target.ensure_container(container)
         target_client = target._service.get_blob_client(container, name)
-        existing = target.blob_size(container, name)
-        if existing is not None and target.sha256(container, name) == source_sha:
+        held_sha = target.sha256(container, name) if target.blob_size(container, name) is not None else None
+        if held_sha is not None and held_sha == expected_sha256:
+            return held_sha
+        source_sha = self.sha256(container, name)
+        if held_sha == source_sha:
             return source_sha
         try:
             target_client.upload_blob_from_url(self._read_sas_url(container, name), overwrite=True)

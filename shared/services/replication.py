@@ -93,7 +93,7 @@ def _copy_blobs(rt, vault: dict, rp: dict) -> dict[str, int]:
     """Copies (or confirms) every blob of the recovery point; returns each blob's size."""
     blobs = _blobs_of(rt, vault, rp)
     # One probe first: with the paired region down, every pack's copy would spend the SDK's
-    # retries (13 s each) before the attempt fails; the probe fails the attempt after one.
+    # retries (about 14 s each) before the attempt fails; the probe fails the attempt after one.
     rt.secondary_blobs.blob_size(container_name(vault["id"]), blobs[-1][0])
     packs = [b for b in blobs if b[0].startswith("packs/")]
     rest = [b for b in blobs if not b[0].startswith("packs/")]
@@ -110,8 +110,8 @@ def _copy_one(rt, vault: dict, name: str, expected_size: int | None = None,
     """Copies one blob and checks the copy against the catalog's size; (name, None) if skipped."""
     container = container_name(vault["id"])
     try:
-        if not _holds_pack(rt, container, name):
-            _check_pack_name(rt, container, name, rt.primary_blobs.copy_to(container, name, rt.secondary_blobs))
+        pack_sha = name.removeprefix("packs/") if name.startswith("packs/") else None
+        _check_pack_name(rt, container, name, rt.primary_blobs.copy_to(container, name, rt.secondary_blobs, pack_sha))
     except NotFound:
         if rp_id is not None and not name.startswith("keys/"):
             # The point is not purged (its references hold its packs), so the primary should have
@@ -126,13 +126,6 @@ def _copy_one(rt, vault: dict, name: str, expected_size: int | None = None,
     if name.startswith("keys/"):
         _drop_replaced_key(rt, vault["id"], name)
     return name, copied_size
-
-
-def _holds_pack(rt, container: str, name: str) -> bool:
-    """Whether the paired region already holds this pack intact (its SHA-256 is its name), so the
-    copy is skipped: a copy from a damaged primary blob must never replace a good one."""
-    return (name.startswith("packs/") and rt.secondary_blobs.blob_size(container, name) is not None
-            and rt.secondary_blobs.sha256(container, name) == name.removeprefix("packs/"))
 
 
 def _check_pack_name(rt, container: str, name: str, sha256: str) -> None:

@@ -122,10 +122,11 @@ def update_vault(rt, principal: Principal, ident: str, request: VaultUpdate) -> 
     changes = request.model_dump(exclude_none=True)
     if not changes:
         raise BadRequest("no setting to change")
-    if changes.get("redundancy") == "GRS" and rt.secondary_blobs is not None:
+    to_grs = changes.get("redundancy") == "GRS" and rt.secondary_blobs is not None
+    if to_grs:
         rt.secondary_blobs.ensure_container(container_name(vault["id"]))
     updated = rt.catalog.vaults.replace({**vault, **changes}, vault["_etag"])
-    if changes.get("redundancy") == "GRS" and rt.secondary_blobs is not None:
+    if to_grs:
         # After the write: replication skips a vault that is not GRS yet. Also when it already
         # was, so repeating the request finishes a back-fill that failed halfway.
         enqueue_backfill(rt, updated)
