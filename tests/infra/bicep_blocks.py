@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from tests.infra import template_expressions as expressions
-from tests.infra.infra_templates import BICEP_DIR, TemplateError, _balanced_end, bicep_vars, strip_bicep_comments
+from tests.infra.infra_templates import TemplateError, _balanced_end, bicep_vars
 
 _DECLARATION = re.compile(
     r"^(?P<kind>resource|module)\s+(?P<symbol>\w+)\s+'(?P<target>[^']+)'\s*(?P<existing>existing\s*)?=\s*"
@@ -39,10 +38,6 @@ class Declaration:
         if not match:
             raise TemplateError(f"{self.symbol}: no {name} block")
         return self.body[match.end() : _balanced_end(self.body, match.end())]
-
-
-def read_code(relative: str) -> str:
-    return strip_bicep_comments((BICEP_DIR / relative).read_text(encoding="utf-8"))
 
 
 def declarations(code: str) -> list[Declaration]:
@@ -79,7 +74,3 @@ def module_names(module_code: str, params: dict[str, object]) -> dict[str, objec
     names: dict[str, object] = {name: expressions.unevaluated(text) for name, text in bicep_vars(module_code).items()}
     names.update(params)
     return names
-
-
-def module_path(relative: str) -> Path:
-    return BICEP_DIR / relative
