@@ -17,14 +17,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from agent_client.errors import IntegrityError
 from agent_client.keys import MasterKeys
+from shared.formats.blob_names import snapshot_name
 
 MAGIC = b"BKSNAP01"
 SNAPSHOT_VERSION = 1
 _MAX_DOCUMENT = 256 << 20
-
-
-def snapshot_blob_name(recovery_point_id: str) -> str:
-    return f"snapshots/{recovery_point_id}"
 
 
 @dataclass
@@ -63,8 +60,8 @@ def seal_snapshot(document: SnapshotDocument, master_keys: MasterKeys) -> bytes:
 def open_snapshot(blob: bytes, master_keys: MasterKeys, recovery_point_id: str) -> SnapshotDocument:
     """Authenticates and decodes a snapshot blob; any damage raises IntegrityError naming the blob."""
     damaged = IntegrityError(
-        f"the snapshot {snapshot_blob_name(recovery_point_id)} is damaged; no file of this recovery point can be trusted",
-        [snapshot_blob_name(recovery_point_id)],
+        f"the snapshot {snapshot_name(recovery_point_id)} is damaged; no file of this recovery point can be trusted",
+        [snapshot_name(recovery_point_id)],
     )
     if blob[: len(MAGIC)] != MAGIC or len(blob) < len(MAGIC) + 12 + 16:
         raise damaged

@@ -28,6 +28,11 @@ FIXED_SETTINGS: dict[str, str] = {
     "BACKUP_SESSION_HOURS": "12",
     "DEFAULT_REDUNDANCY": "GRS",
     "PRICE_TABLE": "",
+    # Tests open many sessions per machine and back up in tight loops; a test that is about the
+    # limits sets them on its own vault (PATCH /api/vaults/{vault} `limits`).
+    "INSTANCE_MAX_OPEN_SESSIONS": "1000",
+    "INSTANCE_MAX_COMMITS_PER_HOUR": "100000",
+    "VAULT_QUOTA_BYTES": "0",
 }
 
 

@@ -18,10 +18,10 @@ Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY_BYTES = 1 << 20
 
 
-def json_response(status: int, payload: Any) -> func.HttpResponse:
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(payload, default=str), status_code=status, mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -66,7 +66,8 @@ def handle(
     except ServiceError as exc:
         if exc.status >= 500:
             log.error("%s %s failed: %s", req.method, req.url, exc)
-        return json_response(exc.status, {"error": str(exc)})
+        retry_after = getattr(exc, "retry_after", None)
+        return json_response(exc.status, {"error": str(exc)}, {"Retry-After": str(retry_after)} if retry_after else None)
     except Exception:  # noqa: BLE001 - an internal error never leaks details
         log.exception("%s %s failed", req.method, req.url)
         return json_response(500, {"error": "internal error"})

@@ -6,11 +6,12 @@ import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.formats import blob_names
 
 MAX_MESSAGE_BYTES = 48 * 1024
 _HEX32 = r"^[0-9a-f]{32}$"
-_BLOB_NAME = r"^(packs|snapshots|commits|keys)/[0-9A-Za-z._-]{1,128}$"
 
 
 class MessageError(ValueError):
@@ -26,8 +27,16 @@ class CommitMessage(_Message):
     vault_id: str = Field(pattern=_HEX32)
     instance_id: str = Field(pattern=_HEX32)
     recovery_point_id: str = Field(pattern=_HEX32)
-    commit_blob: str = Field(pattern=r"^commits/[0-9a-f]{32}$")
+    # Any commit name, the legacy digest-less one too: the catalog rejects that with a reason.
+    commit_blob: str = Field(max_length=128)
     enqueued_at: datetime
+
+    @field_validator("commit_blob")
+    @classmethod
+    def _commit_name(cls, name: str) -> str:
+        if blob_names.parse_commit(name) is None:
+            raise ValueError(f"invalid commit blob name {name!r}")
+        return name
 
 
 class ReplicationMessage(_Message):
@@ -37,12 +46,13 @@ class ReplicationMessage(_Message):
     op: Literal["copy", "delete"]
     blobs: list[str] = Field(default_factory=list, max_length=400)
 
-    def model_post_init(self, __context) -> None:
-        import re
-
-        for name in self.blobs:
-            if not re.match(_BLOB_NAME, name):
+    @field_validator("blobs")
+    @classmethod
+    def _layout_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not blob_names.in_layout(name):
                 raise ValueError(f"invalid blob name {name!r}")
+        return names
 
 
 class UsageEvent(_Message):

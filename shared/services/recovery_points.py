@@ -33,7 +33,7 @@ def public_view(rp: dict, names: dict[str, str] | None = None) -> dict:
         "instance": rp["instance_id"], "instance_name": (names or {}).get(rp["instance_id"]),
         "state": rp["state"], "created": rp["created"], "client_time": rp.get("client_time"),
         "files": summary.get("files", 0), "bytes": summary.get("bytes", 0), "summary": summary,
-        "snapshot": rp.get("snapshot"), "key_id": rp.get("key_id"),
+        "snapshot": rp.get("snapshot"), "commit_blob": rp.get("commit_blob"), "key_id": rp.get("key_id"),
         "replicated_at": rp.get("replicated_at"),
         "replication_lag_seconds": rp.get("replication_lag_seconds"),
         "rejected_reason": rp.get("rejected_reason"), "deleted_at": rp.get("deleted_at"),

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import urllib3
 from agent_client.errors import NotFoundError
 from agent_client.http_client import JsonHttpClient
 from shared.formats import pack_index
-from shared.formats.commit_manifest import CommitManifest
+from tests.support.manifests import manifest_blob, point_manifest
 
 pytestmark = pytest.mark.stack
 
@@ -106,14 +105,12 @@ class Machine:
             self.upload(session, pack_name, pack)
         snapshot = secrets.token_bytes(32)
         self.upload(session, f"snapshots/{rp_id}", snapshot)
-        manifest = CommitManifest(
-            recovery_point_id=rp_id, instance_id=self.instance_id, client_time=datetime.now(timezone.utc),
-            snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
-            packs=[{"name": pack_name, "size": len(pack), "chunks": len(entries)}], key_id="0" * 32,
+        commit_blob, manifest = manifest_blob(point_manifest(
+            rp_id, self.instance_id, snapshot, [{"name": pack_name, "size": len(pack), "chunks": len(entries)}], "0" * 32,
             summary={"files": 2, "dirs": 1, "bytes": 80, "files_new": 2, "files_changed": 0, "files_unchanged": 0,
-                     "bytes_read": 80, "bytes_uploaded": len(pack), "partial": False})
-        self.upload(session, f"commits/{rp_id}", manifest.to_json_bytes())
-        self.api.post(f"/api/backup-sessions/{rp_id}/commit", {"commit_blob": f"commits/{rp_id}"})
+                     "bytes_read": 80, "bytes_uploaded": len(pack), "partial": False}))
+        self.upload(session, commit_blob, manifest)
+        self.api.post(f"/api/backup-sessions/{rp_id}/commit", {"commit_blob": commit_blob})
         return rp_id, pack_name, pack
 
     def wait_for(self, rp_id: str, state: str, seconds: float = 90) -> None:

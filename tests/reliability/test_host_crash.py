@@ -16,13 +16,15 @@ import time
 
 import pytest
 
-from shared.services import policies, sessions, vaults
+from shared.services import policies, sessions, vault_keys, vaults
 from shared.services.auth import Principal
 from tests.reliability.crash_host import LEASE_SECONDS, CrashingHost
 from tests.reliability.service_workload import SeededVault
 from tests.support.queues import poison_mentioning
 from tests.support.runtimes import service_runtime
 from tests.support.vault_view import differences, vault_view
+
+PROOF = "0f" * 32  # the vault key proof the workload's machine shows (any fixed value: nothing unwraps here)
 
 OPERATOR = Principal("operator")
 FUNCTIONS = ("catalog", "replication", "metering", "retention")
@@ -44,7 +46,7 @@ def _usage_events(rt, vault_id: str) -> set[str]:
 def _run(rt, stack: dict, vault: SeededVault, host: CrashingHost, retention: bool) -> dict:
     """The workload, on whatever host is running; returns the vault's view once everything settled."""
     names = {vault.instance_id: "instance0"}
-    sessions.set_vault_key(rt, vault.machine, sessions.VaultKeyRequest(key_id=vault.key_id))
+    vault_keys.set_vault_key(rt, vault.machine, vault_keys.VaultKeyRequest(key_id=vault.key_id, key_proof=PROOF))
     pool, points = [], []
     for index in range(BACKUPS):
         pool.append(vault.upload_pack(chunks=vault.rng.randint(1, 3)))
@@ -65,12 +67,13 @@ def _run(rt, stack: dict, vault: SeededVault, host: CrashingHost, retention: boo
         # whole suite has filled, so the bounded run leaves it to the soak version.
         host.invoke(stack["FUNCTIONS_ADMIN_URL"], "retention")
         oldest = points[0]
+        oldest_commit_blob = rt.catalog.recovery_points.get(vault.vault_id, oldest)["commit_blob"]
 
         def purged():
             rp = rt.catalog.recovery_points.find(vault.vault_id, oldest)
             return (rp["state"] == "purged"
                     and rt.secondary_blobs.blob_size(vault.container, f"snapshots/{oldest}") is None
-                    and rt.secondary_blobs.blob_size(vault.container, f"commits/{oldest}") is None)
+                    and rt.secondary_blobs.blob_size(vault.container, oldest_commit_blob) is None)
 
         host.wait(purged, 600, "the expired point purged in both regions")
     if host.crashes():
