@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -17,6 +18,7 @@ from devstack.funchost.invoker import ON_DEMAND_REASON
 
 log = logging.getLogger("funchost.http")
 
+_ADMIN = "/admin/"
 _ADMIN_INVOKE = "/admin/functions/"
 _ADMIN_STATUS = "/admin/host/status"
 
@@ -37,14 +39,15 @@ def _as_response(result: Any) -> func.HttpResponse | None:
 
 
 class FunctionsServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows the function host and counts requests in progress."""
+    """A threading HTTP server that knows the function host, its master key, and the requests in progress."""
 
     daemon_threads = True
     request_queue_size = 128  # the default backlog of 5 drops connections under parallel clients
 
-    def __init__(self, address: tuple[str, int], host: FunctionHost) -> None:
+    def __init__(self, address: tuple[str, int], host: FunctionHost, master_key: str) -> None:
         super().__init__(address, RequestHandler)
         self.function_host = host
+        self.master_key = master_key
         self._in_progress = 0
         self._idle = threading.Condition()
 
@@ -75,7 +78,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         try:
             body = self._read_body()
             path = urlsplit(self.path).path
-            if path == _ADMIN_STATUS and self.command == "GET":
+            if path.startswith(_ADMIN) and not self._offers_master_key():
+                self._send_json(401, {"error": "the admin API needs the host's master key "
+                                               "in the x-functions-key header or the code parameter"})
+            elif path == _ADMIN_STATUS and self.command == "GET":
                 self._send_json(200, self.server.function_host.status())
             elif path.startswith(_ADMIN_INVOKE) and self.command == "POST":
                 self._invoke_admin(path[len(_ADMIN_INVOKE):], body)
@@ -85,6 +91,14 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.server.track(-1)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
+
+    def _offers_master_key(self) -> bool:
+        # Where the Functions host looks for it: the header, else the query parameter.
+        offered = self.headers.get("x-functions-key")
+        if offered is None:
+            offered = dict(parse_qsl(urlsplit(self.path).query)).get("code", "")
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a client may send.
+        return hmac.compare_digest(offered.encode(), self.server.master_key.encode())
 
     def _read_body(self) -> bytes:
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":

@@ -80,7 +80,7 @@ def _queue_function_works(stack: Stack, records) -> None:
 
 def test_state_files_describe_the_running_stack(sample_stack):
     env_file = (sample_stack.state_dir / "env").read_text()
-    for name in ("BACKUP_API_URL", "BACKUP_ADMIN_KEY", "PRIMARY_STORAGE_CONNECTION_STRING",
+    for name in ("BACKUP_API_URL", "BACKUP_ADMIN_KEY", "FUNCTIONS_MASTER_KEY", "PRIMARY_STORAGE_CONNECTION_STRING",
                  "SECONDARY_STORAGE_CONNECTION_STRING", "COSMOS_ENDPOINT", "COSMOS_KEY"):
         assert re.search(rf"^export {name}=\S", env_file, re.MULTILINE), name
     sourced = subprocess.run(["bash", "-c", f"source {sample_stack.state_dir / 'env'} && echo $BACKUP_ADMIN_KEY"],
