@@ -16,8 +16,8 @@ from devstack.processes import ServiceProcess
 from devstack.readiness import wait_until_ready
 from devstack.services import SERVICE_NAMES, SERVICES, Layout
 from devstack.stack_files import (
-    app_settings, client_environment, functions_master_key, operator_key, read_env_file, read_json,
-    write_env_file, write_json, write_local_settings,
+    app_settings, client_environment, functions_master_key, make_state_dir, operator_key, read_env_file,
+    read_json, write_env_file, write_json, write_local_settings,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -103,7 +103,7 @@ class Stack:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialise stack commands on one state folder (two `up`s at once would race)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.state_dir)
         with (self.state_dir / ".lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
@@ -226,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             import azure.storage.queue  # noqa: F401
         except ImportError:
             # Run by a Python without the dependencies: set up .venv and continue in it.
-            default_state_dir().mkdir(parents=True, exist_ok=True)
+            make_state_dir(default_state_dir())
             python = ensure_venv(REPO_ROOT, default_state_dir())
             if Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve():
                 raise StackError(f"{python} lacks the Azure SDKs: run `make venv`") from None

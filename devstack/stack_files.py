@@ -1,4 +1,4 @@
-"""Writes and reads the stack's files: ports, keys, the sourceable env file and local.settings.json."""
+"""Writes and reads the stack's state folder: ports, keys, the sourceable env file and local.settings.json."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import json
 import os
 import secrets
 import shlex
+import stat
+import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -46,14 +48,30 @@ def cosmos_endpoint(ports: Mapping[str, int]) -> str:
     return f"https://127.0.0.1:{ports['cosmos']}/"
 
 
+def make_state_dir(path: Path) -> None:
+    """Create the state folder (and missing parents) if it is not there; the folder itself owner-only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace path by a file holding text, readable by its owner only and never seen half-written."""
+    # mkstemp makes the file 0600 before a byte is in it; a chmod afterwards would leave a window.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def _kept_secret(path: Path, make: Callable[[], str]) -> str:
     """The secret stored in path, made and stored the first time it is asked for."""
-    if path.exists():
-        return path.read_text().strip()
-    secret = make()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(secret + "\n")
+    secret = path.read_text().strip() if path.exists() else ""
+    if not secret:
+        secret = make()
+        _write_private(path, secret + "\n")
     return secret
 
 
@@ -96,12 +114,15 @@ def client_environment(ports: Mapping[str, int], key: str, master_key: str) -> d
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
-    if path.exists() and path.read_text() == text:
-        return False
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-    return True
+    """Write text to path (owner-only) unless it holds it already; True if the text changed."""
+    try:
+        unchanged = path.read_text() == text
+        private = stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+    except FileNotFoundError:
+        unchanged, private = False, True
+    if not (unchanged and private):
+        _write_private(path, text)  # also closes a file an older stack left readable by others
+    return not unchanged
 
 
 def write_env_file(path: Path, variables: Mapping[str, str]) -> bool:

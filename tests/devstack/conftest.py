@@ -17,7 +17,7 @@ SAMPLE_QUEUE = "sample-items"
 
 @pytest.fixture(scope="package")
 def sample_stack_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir = tmp_path_factory.mktemp("sample-stack")
+    state_dir = tmp_path_factory.mktemp("sample-stack") / "state"  # made by the stack, as .devstack is
     stack = Stack(
         state_dir,
         app="tests.devstack.sample_app:app",
