@@ -15,6 +15,7 @@ import azure.functions as func
 
 from devstack.funchost.function_host import FunctionHost, NotInvocableError, UnknownFunctionError
 from devstack.funchost.invoker import ON_DEMAND_REASON
+from devstack.funchost.request_body import BodyError, read_body
 
 log = logging.getLogger("funchost.http")
 
@@ -68,6 +69,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     """Dispatches one request to an HTTP trigger or to the admin API."""
 
     protocol_version = "HTTP/1.1"
+    # Seconds the whole body may take to arrive: a client that sends less than it announced would
+    # otherwise hold its handler thread for ever.
+    body_timeout = 30.0
     server: FunctionsServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
@@ -76,7 +80,13 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self.server.track(+1)
         try:
-            body = self._read_body()
+            try:
+                body = read_body(self.headers, self.rfile, self.connection, self.body_timeout)
+            except BodyError as exc:
+                # Where the next request would start is unknown: answer, then end the connection.
+                self.close_connection = True
+                self._send_json(exc.status, {"error": str(exc)})
+                return
             path = urlsplit(self.path).path
             if path.startswith(_ADMIN) and not self._offers_master_key():
                 self._send_json(401, {"error": "the admin API needs the host's master key "
@@ -100,26 +110,14 @@ class RequestHandler(BaseHTTPRequestHandler):
         # As bytes: compare_digest refuses str with non-ASCII characters, which a client may send.
         return hmac.compare_digest(offered.encode(), self.server.master_key.encode())
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
-
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
         for name, value in headers.items():
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)
