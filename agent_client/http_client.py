@@ -10,6 +10,7 @@ import urllib3
 
 from agent_client.errors import LimitError, NotFoundError, ServiceError, ServiceUnreachableError
 from agent_client.sas_blobs import retry_after_seconds
+from shared.formats import bounded_json
 
 
 def api_root(url: str) -> str:
@@ -63,9 +64,13 @@ class JsonHttpClient:
         payload: Any = None
         if response.data:
             try:
-                payload = json.loads(response.data)
-            except ValueError:
-                payload = None
+                payload = bounded_json.parse(response.data)
+            except ValueError as exc:
+                # An error answer may be a proxy's page; a success must be JSON, or its caller fails later.
+                if response.status < 400:
+                    reason = exc if isinstance(exc, bounded_json.JsonTooDeep) else "a body that is not JSON"
+                    raise ServiceError(f"the service answered HTTP {response.status} with {reason}",
+                                       response.status) from exc
         if response.status >= 400:
             reason = payload.get("error") if isinstance(payload, dict) else None
             reason = reason or f"the service answered HTTP {response.status}"

@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from agent_client.errors import IntegrityError, UsageError, WrongPassphraseError
+from shared.formats import bounded_json
 from shared.formats.blob_names import key_name
 
 MIN_PASSPHRASE_LENGTH = 16
@@ -77,7 +78,7 @@ def unwrap_master_keys(key_blob: bytes, passphrase: str, key_id: str) -> MasterK
             f"wrong passphrase (a vault passphrase has at least {MIN_PASSPHRASE_LENGTH} characters)"
         )
     try:
-        document = json.loads(key_blob)
+        document = bounded_json.parse(key_blob)
         kdf = document["kdf"]
         if document["version"] != KEY_BLOB_VERSION or kdf["name"] != "scrypt" or document["aead"] != "aes-256-gcm":
             raise ValueError("unsupported key blob")

@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from agent_client.errors import IntegrityError
 from agent_client.keys import MasterKeys
+from shared.formats import bounded_json
 from shared.formats.blob_names import snapshot_name
 
 MAGIC = b"BKSNAP01"
@@ -68,7 +69,7 @@ def open_snapshot(blob: bytes, master_keys: MasterKeys, recovery_point_id: str) 
     nonce, ciphertext = blob[len(MAGIC) : len(MAGIC) + 12], blob[len(MAGIC) + 12 :]
     try:
         plaintext = AESGCM(master_keys.data_key).decrypt(nonce, ciphertext, MAGIC + recovery_point_id.encode())
-        fields = json.loads(zstandard.ZstdDecompressor().decompress(plaintext, max_output_size=_MAX_DOCUMENT))
+        fields = bounded_json.parse(zstandard.ZstdDecompressor().decompress(plaintext, max_output_size=_MAX_DOCUMENT))
         document = SnapshotDocument(**fields)
     except (InvalidTag, ValueError, TypeError, zstandard.ZstdError):
         raise damaged from None

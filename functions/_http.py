@@ -10,6 +10,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import BadRequest, ServiceError
+from shared.formats import bounded_json
 from shared.runtime import get_runtime
 from shared.services.auth import Principal, authenticate
 
@@ -36,7 +37,9 @@ def body(req: func.HttpRequest, model: type[Model]) -> Model:
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("request body is too large")
     try:
-        payload = json.loads(raw)
+        payload = bounded_json.parse(raw)
+    except bounded_json.JsonTooDeep as exc:
+        raise BadRequest(f"request body is {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("request body is not valid JSON") from exc
     if not isinstance(payload, dict):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.formats import blob_names
+
+from shared.formats import bounded_json
 
 MAX_MESSAGE_BYTES = 48 * 1024
 _HEX32 = r"^[0-9a-f]{32}$"
@@ -79,7 +80,9 @@ def decode(model: type[_Message], body: bytes | str):
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MessageError(f"message of {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
     try:
-        payload = json.loads(raw)
+        payload = bounded_json.parse(raw)
+    except bounded_json.JsonTooDeep as exc:
+        raise MessageError(f"message body is {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise MessageError("message body is not JSON") from exc
     if not isinstance(payload, dict):
