@@ -89,7 +89,6 @@ class Commands:
     def vault_update(self, args: argparse.Namespace) -> Output:
         if args.time_zone is not None:
             _check_zone(args.time_zone)
-        vault = self.vault(args.name)
         limits = {"max_open_sessions": args.max_open_sessions, "max_commits_per_hour": args.max_commits_per_hour,
                   "quota_bytes": args.quota_bytes}
         request = {"redundancy": args.redundancy, "soft_delete_days": args.soft_delete_days, "time_zone": args.time_zone,
@@ -97,6 +96,7 @@ class Commands:
         request = {key: value for key, value in request.items() if value is not None}
         if not request:
             raise UsageError("give at least one setting to change (see backup-admin vault update --help)")
+        vault = self.vault(args.name)
         updated = self.client.patch(f"/api/vaults/{vault['vault_id']}", request)
         return Output(updated, lambda c: c.print(
             f"Vault {updated['name']}: {updated['redundancy']}, soft delete {updated['soft_delete_days']} days, "

@@ -14,7 +14,7 @@ from agent_client.chunk_codec import ChunkCodec
 from agent_client.chunk_index import ChunkIndex, TrailerCache, list_live_packs, load_chunk_index
 from agent_client.chunking import DATA_CHUNKS, TREE_CHUNKS, PushChunker
 from agent_client.commit_flow import commit_and_wait, utc_now, write_recovery_point
-from agent_client.errors import BackupError, UsageError
+from agent_client.errors import BackupError, LimitError, UsageError
 from agent_client.file_walker import ExcludeRules, normalise_sources, walk_sources
 from agent_client.keys import MasterKeys
 from agent_client.memory_tuning import release_free_memory
@@ -118,7 +118,11 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         _abandon(context, session)
         raise
     context.progress.stage("done; the service is cataloging it")
-    commit_and_wait(context.api, session, written.commit_blob, context.commit_timeout)
+    try:
+        commit_and_wait(context.api, session, written.commit_blob, context.commit_timeout)
+    except LimitError:
+        _abandon(context, session)  # refused before anything was queued: the session ends here
+        raise
     context.progress.close()
     tree_cache.keep_only(set(tree_chunk_ids))
     return BackupReport(
