@@ -120,30 +120,25 @@ def _cosmos(env: Mapping[str, str]) -> CosmosConnection:
     raise SettingsError("app setting COSMOS_ENDPOINT (or COSMOS__accountEndpoint) is not set")
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _parsed(env: Mapping[str, str], name: str, default, parse, kind: str, allowed, bound: str):
     raw = env.get(name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"app setting {name} must be a number, got {raw!r}") from exc
-    if value <= 0:
-        raise SettingsError(f"app setting {name} must be positive, got {raw!r}")
+        raise SettingsError(f"app setting {name} must be {kind}, got {raw!r}") from exc
+    if not allowed(value):
+        raise SettingsError(f"app setting {name} must be {bound}, got {raw!r}")
     return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    return _parsed(env, name, default, float, "a number", lambda value: value > 0, "positive")
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError as exc:
-        raise SettingsError(f"app setting {name} must be a whole number, got {raw!r}") from exc
-    if value < 0:
-        raise SettingsError(f"app setting {name} must not be negative, got {raw!r}")
-    return value
+    return _parsed(env, name, default, int, "a whole number", lambda value: value >= 0, "0 or more")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
