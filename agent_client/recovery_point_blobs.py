@@ -29,8 +29,8 @@ def read_snapshot(vault_blobs: VaultBlobs, recovery_point: dict, master_keys: Ma
     except BlobNotFoundError:
         raise IntegrityError(f"the snapshot of recovery point {recovery_point_id} is missing from the vault", [name]) from None
     if recorded.get("sha256") and hashlib.sha256(blob).hexdigest() != recorded["sha256"]:
-        raise IntegrityError(f"the snapshot {name} is not the one the catalog recorded; no file of this recovery "
-                             "point can be trusted", [name])
+        raise IntegrityError(f"the snapshot {name} is damaged (it is not the one the catalog recorded); no file of "
+                             "this recovery point can be trusted", [name])
     return open_snapshot(blob, master_keys, recovery_point_id)
 
 

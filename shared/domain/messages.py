@@ -29,15 +29,8 @@ class CommitMessage(_Message):
     instance_id: str = Field(pattern=_HEX32)
     recovery_point_id: str = Field(pattern=_HEX32)
     # Any commit name, the legacy digest-less one too: the catalog rejects that with a reason.
-    commit_blob: str = Field(max_length=128)
+    commit_blob: str = Field(pattern=blob_names.ANY_COMMIT_PATTERN)
     enqueued_at: datetime
-
-    @field_validator("commit_blob")
-    @classmethod
-    def _commit_name(cls, name: str) -> str:
-        if blob_names.parse_commit(name) is None:
-            raise ValueError(f"invalid commit blob name {name!r}")
-        return name
 
 
 class ReplicationMessage(_Message):

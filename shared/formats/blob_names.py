@@ -33,6 +33,7 @@ _COMMIT = re.compile(rf"^commits/({_HEX32})(?:\.({_HEX64}))?$")
 # For pydantic fields that hold a name of one kind.
 PACK_PATTERN = _PACK.pattern
 COMMIT_PATTERN = rf"^commits/{_HEX32}\.{_HEX64}$"
+ANY_COMMIT_PATTERN = _COMMIT.pattern  # the legacy digest-less name too
 
 
 @dataclass(frozen=True)

@@ -160,7 +160,18 @@ def _query_parameters(query) -> list[dict]:
     ]
 
 
-def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, query, status) -> dict:
+_COMPONENT = "#/components/schemas/{model}"
+
+
+def _body_schema(body: type[BaseModel], components: dict[str, dict]) -> dict:
+    """The body's schema, its nested models moved to `components` (a `$defs` inside an operation
+    cannot be referenced from there)."""
+    schema = body.model_json_schema(ref_template=_COMPONENT)
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _operation(components: dict[str, dict], op_id, summary, who, body: type[BaseModel] | None, path_params, query, status) -> dict:
     operation: dict = {
         "operationId": op_id, "summary": summary,
         "parameters": [
@@ -179,7 +190,7 @@ def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, q
             operation["responses"][code] = {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     if body is not None:
         operation["requestBody"] = {
-            "required": True, "content": {"application/json": {"schema": body.model_json_schema()}},
+            "required": True, "content": {"application/json": {"schema": _body_schema(body, components)}},
         }
         operation["responses"]["400"] = {"description": "invalid body", "content": {"application/json": {"schema": _ERROR}}}
     return operation
@@ -188,12 +199,13 @@ def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, q
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
     paths: dict[str, dict] = {}
+    components: dict[str, dict] = {}
     for method, path, op_id, summary, who, body, path_params, query, status in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(op_id, summary, who, body, path_params, query, status)
+        paths.setdefault(path, {})[method] = _operation(components, op_id, summary, who, body, path_params, query, status)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cloud backup service API", "version": "1.0.0"},
         "servers": [{"url": "/api"}],
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": components},
     }

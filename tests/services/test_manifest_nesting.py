@@ -1,5 +1,6 @@
 """A deeply nested commit manifest is rejected like any invalid one: pydantic-core bounds its own JSON parser."""
 
+import hashlib
 from types import SimpleNamespace
 
 import pytest
@@ -16,8 +17,8 @@ class _OneBlob:
     def __init__(self, content: bytes) -> None:
         self.content = content
 
-    def blob_size(self, container: str, name: str) -> int:
-        return len(self.content)
+    def blob_properties(self, container: str, name: str):
+        return SimpleNamespace(size=len(self.content), blob_type="BlockBlob")
 
     def read(self, container: str, name: str) -> bytes:
         return self.content
@@ -27,7 +28,7 @@ class _OneBlob:
 def test_the_catalog_rejects_a_deeply_nested_manifest(manifest):
     rt = SimpleNamespace(primary_blobs=_OneBlob(manifest))
     with pytest.raises(CommitRejected, match="invalid commit manifest.*recursion limit") as raised:
-        load_manifest(rt, "vault-container", "commits/" + "ab" * 16)
+        load_manifest(rt, "vault-container", f"commits/{'ab' * 16}.{hashlib.sha256(manifest).hexdigest()}")
     assert "\n" not in str(raised.value)
 
 
