@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from devstack.errors import StackError
-from devstack.stack_files import make_state_dir
+from devstack.stack_files import REPO_ROOT, default_state_dir, make_state_dir
 
 AZURITE_SCRIPT = Path("node_modules/azurite/dist/src/azurite.js")
 COSMOS_SCRIPT = Path("node_modules/@vercel/cosmosdb-server/lib/cli.js")
@@ -66,8 +66,6 @@ def main(argv: list[str]) -> int:
     if argv != ["node_modules"]:
         print("devstack: error: usage: python -m devstack.deps node_modules", file=sys.stderr)
         return 2
-    from devstack.stack import REPO_ROOT, default_state_dir  # stack.py imports this module
-
     state_dir = default_state_dir()
     try:
         install_node_modules(REPO_ROOT, state_dir)

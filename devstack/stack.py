@@ -15,19 +15,13 @@ from devstack.ports import plan_ports
 from devstack.processes import ServiceProcess
 from devstack.readiness import wait_until_ready
 from devstack.services import SERVICE_NAMES, SERVICES, Layout
-from devstack.stack_files import (
-    app_settings, client_environment, functions_master_key, make_state_dir, operator_key, read_env_file,
-    read_json, write_env_file, write_json, write_local_settings,
+from devstack.stack_files import (  # REPO_ROOT also for the scripts and tests that start a stack
+    REPO_ROOT, app_settings, client_environment, default_state_dir, functions_master_key, make_state_dir,
+    operator_key, read_env_file, read_json, write_env_file, write_json, write_local_settings,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "function_app:app"
 EMULATORS = ("storage-primary", "storage-secondary", "cosmos")
-
-
-def default_state_dir() -> Path:
-    """`.devstack` under the repository root, or $DEVSTACK_DIR."""
-    return Path(os.environ.get("DEVSTACK_DIR") or REPO_ROOT / ".devstack").resolve()
 
 
 class Stack:

@@ -53,6 +53,14 @@ def cosmos_endpoint(ports: Mapping[str, int]) -> str:
     return f"https://127.0.0.1:{ports['cosmos']}/"
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_state_dir() -> Path:
+    """`.devstack` under the repository root, or $DEVSTACK_DIR."""
+    return Path(os.environ.get("DEVSTACK_DIR") or REPO_ROOT / ".devstack").resolve()
+
+
 def make_state_dir(path: Path) -> None:
     """Create the state folder (and missing parents) if it is not there; the folder itself owner-only."""
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
