@@ -86,12 +86,63 @@ class Commands:
             [[v["name"], v["vault_id"], v["redundancy"], f"{v['soft_delete_days']} days", v["time_zone"],
               _when(v.get("created"))] for v in vaults])))
 
+    def vault_update(self, args: argparse.Namespace) -> Output:
+        if args.time_zone is not None:
+            _check_zone(args.time_zone)
+        limits = {"max_open_sessions": args.max_open_sessions, "max_commits_per_hour": args.max_commits_per_hour,
+                  "quota_bytes": args.quota_bytes}
+        request = {"redundancy": args.redundancy, "soft_delete_days": args.soft_delete_days, "time_zone": args.time_zone,
+                   "limits": {key: value for key, value in limits.items() if value is not None} or None}
+        request = {key: value for key, value in request.items() if value is not None}
+        if not request:
+            raise UsageError("give at least one setting to change (see backup-admin vault update --help)")
+        vault = self.vault(args.name)
+        updated = self.client.patch(f"/api/vaults/{vault['vault_id']}", request)
+        return Output(updated, lambda c: c.print(
+            f"Vault {updated['name']}: {updated['redundancy']}, soft delete {updated['soft_delete_days']} days, "
+            f"time zone {updated['time_zone']}, limits {_limits(updated.get('limits'))}.", markup=False, highlight=False))
+
+    def vault_credentials(self, args: argparse.Namespace) -> Output:
+        vault = self.vault(args.name)
+        with _new_private_file(args.out) as credentials_file:
+            issued = self.client.post(f"/api/vaults/{vault['vault_id']}/registration-key")
+            json.dump({"api_url": self.service_root, "vault_id": issued["vault_id"], "vault_name": issued["name"],
+                       "registration_key": issued["registration_key"]}, credentials_file, indent=2)
+        document = {key: value for key, value in issued.items() if key != "registration_key"}
+        return Output({**document, "credentials_file": args.out}, lambda c: c.print(
+            f"New machine credentials of vault {issued['name']} written to {args.out}; "
+            "the previous registration key no longer works (registered machines are not affected).",
+            markup=False, highlight=False))
+
     def instances(self, args: argparse.Namespace) -> Output:
+        if not args.vault:
+            raise UsageError("the following arguments are required: --vault (see backup-admin instances --help)")
         items = self._instances(self.vault(args.vault))
         return Output(items, lambda c: c.print(_table(
-            ["Name", "Instance id", "Registered", "Last backup"],
-            [[i["name"], i["instance_id"], _when(i.get("registered_at")), _when(i.get("last_backup"))]
-             for i in items])))
+            ["Name", "Instance id", "Registered", "Last backup", "Revoked"],
+            [[i["name"], i["instance_id"], _when(i.get("registered_at")), _when(i.get("last_backup")),
+              _when(i.get("revoked_at")) if i.get("revoked_at") else None] for i in items])))
+
+    def instances_revoke(self, args: argparse.Namespace) -> Output:
+        vault = self.vault(args.vault)
+        instance = self.instance_id(vault, args.instance)
+        answer = self.client.post(f"/api/vaults/{vault['vault_id']}/instances/{instance}/revoke")
+        return Output(answer, lambda c: c.print(
+            f"Machine {answer['name']} ({instance}) revoked: its token no longer works and its open sessions cannot "
+            "commit; its recovery points stay.", markup=False, highlight=False))
+
+    def instances_rotate_token(self, args: argparse.Namespace) -> Output:
+        vault = self.vault(args.vault)
+        instance = self.instance_id(vault, args.instance)
+        with _new_private_file(args.out) as credentials_file:
+            answer = self.client.post(f"/api/vaults/{vault['vault_id']}/instances/{instance}/token")
+            json.dump({"api_url": self.service_root, "vault_id": answer["vault_id"], "vault_name": answer["vault_name"],
+                       "instance_id": answer["instance_id"], "instance_name": answer["name"],
+                       "instance_token": answer["token"]}, credentials_file, indent=2)
+        document = {key: value for key, value in answer.items() if key != "token"}
+        return Output({**document, "credentials_file": args.out}, lambda c: c.print(
+            f"New token of machine {answer['name']} written to {args.out}; the old one no longer works. On the machine, "
+            f"run: backup-agent register --vault-credentials {args.out}", markup=False, highlight=False))
 
     def recovery_points(self, args: argparse.Namespace) -> Output:
         vault = self.vault(args.vault)
@@ -201,7 +252,33 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--out", required=True, metavar="CREDENTIALS_FILE",
                         help="new file (mode 0600) receiving the credentials machines register with")
     command(vault, "list", "vault_list", "list the vaults this key administers")
-    command(commands, "instances", "instances", "list the machines registered in a vault", vault=True)
+    set_vault = command(vault, "update", "vault_update", "change a vault's settings and limits")
+    set_vault.add_argument("name", metavar="VAULT", help="the vault's name or id")
+    set_vault.add_argument("--redundancy", choices=("LRS", "GRS"))
+    set_vault.add_argument("--soft-delete-days", type=int)
+    set_vault.add_argument("--time-zone")
+    set_vault.add_argument("--max-open-sessions", type=int, metavar="N",
+                           help="backup sessions one machine may hold open at once (0: no limit)")
+    set_vault.add_argument("--max-commits-per-hour", type=int, metavar="N",
+                           help="backups one machine may commit per hour (0: no limit)")
+    set_vault.add_argument("--quota-bytes", type=int, metavar="BYTES",
+                           help="refuse new backups once the vault stores this much (0: no quota)")
+    issue = command(vault, "credentials", "vault_credentials",
+                    "issue new machine credentials (registration key); the old key stops working")
+    issue.add_argument("name", metavar="VAULT", help="the vault's name or id")
+    issue.add_argument("--out", required=True, metavar="CREDENTIALS_FILE", help="new file (mode 0600)")
+
+    instances = command(commands, "instances", "instances", "list the machines registered in a vault")
+    instances.add_argument("--vault", help="the vault's name or id")
+    machine = instances.add_subparsers(dest="instances_command", metavar="COMMAND", parser_class=_Parser)
+    revoke = command(machine, "revoke", "instances_revoke",
+                     "revoke a machine: its token stops working, its open sessions cannot commit", vault=True)
+    revoke.add_argument("instance", metavar="INSTANCE", help="name or id")
+    rotate = command(machine, "rotate-token", "instances_rotate_token",
+                     "issue a new token for a machine; the old one stops working", vault=True)
+    rotate.add_argument("instance", metavar="INSTANCE", help="name or id")
+    rotate.add_argument("--out", required=True, metavar="CREDENTIALS_FILE",
+                        help="new file (mode 0600) for `backup-agent register --vault-credentials`")
     points = command(commands, "recovery-points", "recovery_points", "list a vault's recovery points", vault=True)
     points.add_argument("--instance", help="only this instance (name or id)")
     points.add_argument("--state", default="all", choices=("all", "committed", "deleted", "pending", "rejected"),
@@ -324,6 +401,12 @@ def _rules(policy: Mapping[str, int] | None) -> str:
         return "not set (keeps everything)"
     counts = [f"{rule} {policy.get(rule, 0)}" for rule in RULES if policy.get(rule)]
     return ", ".join(counts) if counts else "everything"
+
+
+def _limits(limits: Mapping[str, int] | None) -> str:
+    if not limits:
+        return "the service's"
+    return ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in sorted(limits.items()))
 
 
 def _money(amount: Any) -> str:

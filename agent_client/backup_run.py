@@ -14,13 +14,14 @@ from agent_client.chunk_codec import ChunkCodec
 from agent_client.chunk_index import ChunkIndex, TrailerCache, list_live_packs, load_chunk_index
 from agent_client.chunking import DATA_CHUNKS, TREE_CHUNKS, PushChunker
 from agent_client.commit_flow import commit_and_wait, utc_now, write_recovery_point
-from agent_client.errors import BackupError, UsageError
+from agent_client.errors import BackupError, LimitError, UsageError
 from agent_client.file_walker import ExcludeRules, normalise_sources, walk_sources
 from agent_client.keys import MasterKeys
 from agent_client.memory_tuning import release_free_memory
 from agent_client.ports import VaultBlobs
 from agent_client.previous_tree import PreviousTree
-from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
+from agent_client.recovery_point_blobs import read_snapshot
+from agent_client.snapshot_doc import SnapshotDocument
 from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeStreamWriter
 from agent_client.tree_reader import iter_snapshot_entries
@@ -93,6 +94,7 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         stats = pipeline.finish()
     except BaseException:
         pipeline.abort()
+        _abandon(context, session)
         raise
     counts = scan.counts
     tree_chunk_ids = [future.result() for future in tree_ids]
@@ -110,15 +112,23 @@ def run_backup(context: AgentContext, request: BackupRequest) -> BackupReport:
         tree_locations=[_location(index, chunk_id) for chunk_id in tree_chunk_ids],
     )
     packs = _referenced_packs(index, pipeline.referenced_packs | scan.referenced_packs | set(stats.session_packs))
-    written = write_recovery_point(vault_blobs, opened.master_keys, opened.key_id, session, document, packs, summary)
+    try:
+        written = write_recovery_point(vault_blobs, opened.master_keys, opened.key_id, session, document, packs, summary)
+    except BaseException:
+        _abandon(context, session)
+        raise
     context.progress.stage("done; the service is cataloging it")
-    commit_and_wait(context.api, session, context.commit_timeout)
+    try:
+        commit_and_wait(context.api, session, written.commit_blob, context.commit_timeout)
+    except LimitError:
+        _abandon(context, session)  # refused before anything was queued: the session ends here
+        raise
     context.progress.close()
     tree_cache.keep_only(set(tree_chunk_ids))
     return BackupReport(
         recovery_point_id=session.recovery_point_id, files_new=counts.files_new,
         files_changed=counts.files_changed, files_unchanged=counts.files_unchanged, bytes_read=counts.bytes_read,
-        bytes_uploaded=stats.bytes_uploaded + written, seconds=round(time.monotonic() - started, 3),
+        bytes_uploaded=stats.bytes_uploaded + written.bytes_written, seconds=round(time.monotonic() - started, 3),
         partial=bool(counts.skipped), skipped=[{"path": path, "error": reason} for path, reason in counts.skipped],
         files=counts.files, dirs=counts.dirs, bytes=counts.bytes, chunks_stored=stats.chunks_stored,
         packs_uploaded=stats.packs_uploaded,
@@ -144,6 +154,15 @@ def _open_keys_and_index(context: AgentContext, trailer_cache: TrailerCache) -> 
 
 def _load_index(vault_blobs: VaultBlobs, session, trailer_cache: TrailerCache) -> ChunkIndex:
     return load_chunk_index(vault_blobs, list_live_packs(vault_blobs, session.condemned_packs), trailer_cache)
+
+
+def _abandon(context: AgentContext, session) -> None:
+    """Ends a session that will not commit, so that it does not hold one of the machine's slots
+    until it expires; best effort: the failure that got us here is what the user must see."""
+    try:
+        context.api.abandon_backup_session(session.session_id)
+    except BackupError:
+        pass
 
 
 def _pack_uploaded(context: AgentContext, size: int) -> None:
@@ -173,7 +192,7 @@ def _previous_entries(context: AgentContext, vault_blobs: VaultBlobs, codec: Chu
         return
     recovery_point_id = latest["id"]
     try:
-        document = open_snapshot(vault_blobs.get(snapshot_blob_name(recovery_point_id)), master_keys, recovery_point_id)
+        document = read_snapshot(vault_blobs, latest, master_keys)
     except BackupError as exc:
         context.progress.note(f"warning: cannot read the previous recovery point {recovery_point_id} ({exc}); reading every file")
         return

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from agent_client.errors import BlobNotFoundError
 from agent_client.ports import BlobListing, VaultBlobs, iter_blobs
+from shared.formats import blob_names
 from shared.formats.pack_index import FOOTER_SIZE, ChunkKind, PackEntry, PackFormatError, parse_footer, parse_trailer
 
 _TAIL_GUESS = 64 << 10
@@ -50,7 +51,7 @@ class TrailerCache:
 
 
 def _file_name(pack_name: str) -> str:
-    return pack_name.removeprefix("packs/") + ".trailer"
+    return pack_name.rsplit("/", 1)[-1] + ".trailer"  # a pack's SHA-256: no path, no collision
 
 
 def read_pack_entries(vault_blobs: VaultBlobs, pack: BlobListing, cache: TrailerCache) -> list[PackEntry]:
@@ -130,9 +131,12 @@ def load_chunk_index(vault_blobs: VaultBlobs, packs: Iterable[BlobListing], cach
     return index
 
 
+def list_vault_packs(vault_blobs: VaultBlobs) -> list[BlobListing]:
+    """Every pack blob of the vault: block blobs under a pack's name (anything else is no pack of ours)."""
+    return [pack for pack in iter_blobs(vault_blobs, blob_names.PACKS)
+            if blob_names.parse_pack(pack.name) and pack.blob_type == blob_names.BLOCK_BLOB]
+
+
 def list_live_packs(vault_blobs: VaultBlobs, condemned_packs: frozenset[str]) -> list[BlobListing]:
     """Every pack in the vault except those the service condemned (never deduplicated against)."""
-    return [
-        pack for pack in iter_blobs(vault_blobs, "packs/")
-        if pack.name.removeprefix("packs/") not in condemned_packs
-    ]
+    return [pack for pack in list_vault_packs(vault_blobs) if blob_names.parse_pack(pack.name) not in condemned_packs]

@@ -29,16 +29,31 @@ def run(arguments: argparse.Namespace) -> int:
 def register(arguments: argparse.Namespace) -> None:
     credentials = read_vault_credentials(arguments.vault_credentials)
     api_url = _api_url_for_registration(credentials)
-    name = arguments.name or socket.gethostname()
-    registration = HttpServiceApi(api_url, None).register(credentials["registration_key"], name)
-    config = AgentConfig(api_url=api_url, vault_id=registration.vault_id,
-                         vault_name=registration.vault_name or credentials.get("vault_name", ""),
-                         instance_id=registration.instance_id, instance_name=name, token=registration.token)
+    if "instance_token" in credentials:
+        config = _adopt_rotated_token(arguments, credentials, api_url)
+    else:
+        name = arguments.name or socket.gethostname()
+        registration = HttpServiceApi(api_url, None).register(credentials["registration_key"], name)
+        config = AgentConfig(api_url=api_url, vault_id=registration.vault_id,
+                             vault_name=registration.vault_name or credentials.get("vault_name", ""),
+                             instance_id=registration.instance_id, instance_name=name, token=registration.token)
+    name = config.instance_name
     path = save_config(agent_home(), config)
     result = {"instance_id": config.instance_id, "name": name, "vault_id": config.vault_id,
               "vault_name": config.vault_name, "config": str(path)}
     _emit(arguments, result, f"registered this machine as {name} ({config.instance_id}) in vault "
                              f"{config.vault_name or config.vault_id}")
+
+
+def _adopt_rotated_token(arguments: argparse.Namespace, credentials: dict, api_url: str) -> AgentConfig:
+    """The machine keeps its identity with the new token an operator issued (the token is checked first)."""
+    if arguments.name:
+        raise UsageError("--name cannot rename a machine whose token was rotated; omit it")
+    api = HttpServiceApi(api_url, credentials["instance_token"])
+    next(iter(api.list_recovery_points(credentials["instance_id"], "committed", limit=1)), None)
+    return AgentConfig(api_url=api_url, vault_id=credentials["vault_id"], vault_name=credentials.get("vault_name", ""),
+                       instance_id=credentials["instance_id"], instance_name=credentials.get("instance_name", ""),
+                       token=credentials["instance_token"])
 
 
 def backup(arguments: argparse.Namespace) -> int:

@@ -64,7 +64,8 @@ def cache_folder(home: pathlib.Path, vault_id: str) -> pathlib.Path:
 
 
 def read_vault_credentials(path: str) -> dict[str, str]:
-    """The JSON written by `backup-admin vault create --out`: api_url, vault_id, vault_name, registration_key."""
+    """The JSON written by `backup-admin vault create --out` or `vault credentials --out` (api_url, vault_id,
+    vault_name, registration_key), or by `instances rotate-token --out` (a machine's new instance_token)."""
     try:
         with open(path) as handle:
             credentials = json.load(handle)
@@ -74,7 +75,8 @@ def read_vault_credentials(path: str) -> dict[str, str]:
         raise UsageError(f"{path} is not a vault credentials file (not JSON)") from None
     if not isinstance(credentials, dict):
         credentials = {}
-    missing = [name for name in ("vault_id", "registration_key") if not credentials.get(name)]
+    needed = ("vault_id", "instance_id", "instance_token") if "instance_token" in credentials else ("vault_id", "registration_key")
+    missing = [name for name in needed if not credentials.get(name)]
     if missing:
         raise UsageError(f"{path} is not a vault credentials file (missing {', '.join(missing)})")
     return credentials

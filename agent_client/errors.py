@@ -6,9 +6,11 @@
     ├── ServiceUnreachableError exit 4   the API or storage cannot be reached
     │   └── StorageBusyError    exit 4   storage answered 429/5xx or dropped the connection (retried)
     ├── ServiceError            exit 5   the API answered with an error
-    │   └── NotFoundError       exit 6   unknown recovery point, vault, instance
-    │       └── BlobNotFoundError exit 6 a vault blob that should exist does not
+    │   ├── NotFoundError       exit 6   unknown recovery point, vault, instance
+    │   │   └── BlobNotFoundError exit 6 a vault blob that should exist does not
+    │   └── LimitError          exit 9   a limit of the machine or vault refused it; retry later
     ├── IntegrityError          exit 7   data failed authentication; names the damaged paths
+    │   └── BlobConflictError   exit 7   a blob name this backup writes was taken with other content
     └── PartialBackupError      exit 8   the backup completed but skipped unreadable files
 """
 
@@ -65,12 +67,31 @@ class BlobNotFoundError(NotFoundError):
         self.name = name
 
 
+class LimitError(ServiceError):
+    """`retry_after`: the seconds the service asked to wait (Retry-After), or None."""
+
+    exit_code = 9
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message, 429)
+        self.retry_after = retry_after
+
+
 class IntegrityError(BackupError):
     exit_code = 7
 
     def __init__(self, message: str, damaged_paths: list[str] | None = None) -> None:
         super().__init__(message)
         self.damaged_paths = damaged_paths or []
+
+
+class BlobConflictError(IntegrityError):
+    """Another writer created a blob under a name this machine writes: never commit over it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} already exists with other content: another writer took its name, so this "
+                         "backup commits nothing (it may be an attack by a machine of the vault)", [name])
+        self.name = name
 
 
 class PartialBackupError(BackupError):

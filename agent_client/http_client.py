@@ -8,13 +8,21 @@ from typing import Any
 
 import urllib3
 
-from agent_client.errors import NotFoundError, ServiceError, ServiceUnreachableError
+from agent_client.errors import LimitError, NotFoundError, ServiceError, ServiceUnreachableError
+from agent_client.sas_blobs import retry_after_seconds
+from shared.formats import bounded_json
 
 
 def api_root(url: str) -> str:
     """The API root, ending in /api: $BACKUP_API_URL may be given with or without it."""
     url = url.rstrip("/")
     return url if url.endswith("/api") else url + "/api"
+
+
+def _with_retry_after(reason: str, retry_after: str | None) -> str:
+    if not retry_after or not retry_after.isdigit():
+        return reason
+    return f"{reason} (the service asks to retry in {int(retry_after)} s)"
 
 
 class JsonHttpClient:
@@ -29,8 +37,11 @@ class JsonHttpClient:
             timeout=urllib3.Timeout(connect=5.0, read=timeout),
             retries=urllib3.Retry(
                 total=retries, connect=retries, read=0, status=retries, backoff_factor=0.5,
-                status_forcelist=(429, 502, 503, 504), allowed_methods=None,
-                raise_on_status=False,
+                # Not 429: the service answers it for a limit, with a Retry-After that may be an
+                # hour, which urllib3 would sleep through (it honours Retry-After on 429 even
+                # outside the forcelist unless told not to).
+                status_forcelist=(502, 503, 504), allowed_methods=None,
+                raise_on_status=False, respect_retry_after_header=False,
             ),
         )
 
@@ -53,14 +64,21 @@ class JsonHttpClient:
         payload: Any = None
         if response.data:
             try:
-                payload = json.loads(response.data)
-            except ValueError:
-                payload = None
+                payload = bounded_json.parse(response.data)
+            except ValueError as exc:
+                # An error answer may be a proxy's page; a success must be JSON, or its caller fails later.
+                if response.status < 400:
+                    reason = exc if isinstance(exc, bounded_json.JsonTooDeep) else "a body that is not JSON"
+                    raise ServiceError(f"the service answered HTTP {response.status} with {reason}",
+                                       response.status) from exc
         if response.status >= 400:
             reason = payload.get("error") if isinstance(payload, dict) else None
             reason = reason or f"the service answered HTTP {response.status}"
             if response.status == 404:
                 raise NotFoundError(reason, response.status)
+            if response.status == 429:
+                raise LimitError(_with_retry_after(reason, response.headers.get("Retry-After")),
+                                 retry_after_seconds(response.headers))
             raise ServiceError(reason, response.status)
         return payload
 

@@ -10,19 +10,26 @@ import uuid
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
 from agent_client.errors import IntegrityError, UsageError, WrongPassphraseError
+from shared.formats import bounded_json
+from shared.formats.blob_names import key_name
 
 MIN_PASSPHRASE_LENGTH = 16
 KEY_BLOB_VERSION = 1
 # scrypt at N=2^16, r=8, p=2: one of OWASP's equivalent minimum settings (like N=2^17, p=1) with
 # the same work but half the memory (64 MiB), which sets the floor of every command's peak RSS.
-# Readers accept a bounded range so a hostile blob cannot demand gigabytes.
+# Readers accept at most twice that memory (128 * N * r bytes) and twice that work (N * r * p),
+# so a hostile key blob can cost an unlock at most about a second and 128 MiB, not gigabytes.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 1 << 16, 8, 2
-_ACCEPTED_N = range(15, 21)
+MAX_SCRYPT_MEMORY = 2 * 128 * SCRYPT_N * SCRYPT_R
+MAX_SCRYPT_WORK = 2 * SCRYPT_N * SCRYPT_R * SCRYPT_P
 _AAD_PREFIX = b"backup-agent key-blob v1 "
+_PROOF_INFO = b"backup-agent vault-key proof v1"
 _MASTER_KEY_SIZE = 32
 
 
@@ -40,10 +47,6 @@ class MasterKeys:
 
 def new_key_id() -> str:
     return uuid.uuid4().hex
-
-
-def key_blob_name(key_id: str) -> str:
-    return f"keys/{key_id}"
 
 
 def check_new_passphrase(passphrase: str) -> None:
@@ -75,24 +78,40 @@ def unwrap_master_keys(key_blob: bytes, passphrase: str, key_id: str) -> MasterK
             f"wrong passphrase (a vault passphrase has at least {MIN_PASSPHRASE_LENGTH} characters)"
         )
     try:
-        document = json.loads(key_blob)
+        document = bounded_json.parse(key_blob)
         kdf = document["kdf"]
         if document["version"] != KEY_BLOB_VERSION or kdf["name"] != "scrypt" or document["aead"] != "aes-256-gcm":
             raise ValueError("unsupported key blob")
         n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
-        if n.bit_length() - 1 not in _ACCEPTED_N or n & (n - 1) or not 1 <= r <= 16 or not 1 <= p <= 4:
+        if not acceptable_scrypt(n, r, p):
             raise ValueError("key derivation parameters out of range")
         salt, nonce, wrapped = _unb64(kdf["salt"]), _unb64(document["nonce"]), _unb64(document["wrapped"])
     except (ValueError, KeyError, TypeError) as exc:
-        raise IntegrityError(f"the key blob {key_blob_name(key_id)} is damaged or of an unknown version") from exc
+        raise IntegrityError(f"the key blob {key_name(key_id)} is damaged or of an unknown version") from exc
     kek = _derive(passphrase, salt, n, r, p)
     try:
         plaintext = AESGCM(kek).decrypt(nonce, wrapped, _AAD_PREFIX + key_id.encode())
     except InvalidTag:
         raise WrongPassphraseError() from None
     if len(plaintext) != 2 * _MASTER_KEY_SIZE:
-        raise IntegrityError(f"the key blob {key_blob_name(key_id)} holds keys of the wrong size")
+        raise IntegrityError(f"the key blob {key_name(key_id)} holds keys of the wrong size")
     return MasterKeys(plaintext[:_MASTER_KEY_SIZE], plaintext[_MASTER_KEY_SIZE:])
+
+
+def acceptable_scrypt(n: int, r: int, p: int) -> bool:
+    """Whether a key blob's scrypt parameters are sound and cost at most the bounds above."""
+    return (n >= 1 << 14 and n & (n - 1) == 0 and r >= 1 and p >= 1
+            and 128 * n * r <= MAX_SCRYPT_MEMORY and n * r * p <= MAX_SCRYPT_WORK)
+
+
+def key_proof(master_keys: MasterKeys) -> str:
+    """A value only a holder of the master keys can compute, which reveals nothing of them (hex).
+
+    A machine shows it when it records a new key blob: the vault stores its SHA-256, so a
+    machine that holds only its token cannot make the vault use a key of its own.
+    """
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PROOF_INFO).derive(
+        master_keys.data_key + master_keys.chunk_id_key).hex()
 
 
 def _derive(passphrase: str, salt: bytes, n: int, r: int, p: int) -> bytes:

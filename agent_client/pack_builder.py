@@ -5,13 +5,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from shared.formats.blob_names import pack_name
 from shared.formats.pack_index import ChunkKind, PackEntry, serialize_trailer
 
 DEFAULT_PACK_SIZE = 16 << 20
-
-
-def pack_blob_name(pack_sha256_hex: str) -> str:
-    return f"packs/{pack_sha256_hex}"
 
 
 @dataclass(frozen=True)
@@ -76,4 +73,4 @@ class PackDraft:
         digest = hashlib.sha256()
         for part in parts:
             digest.update(part)
-        return FinishedPack(pack_blob_name(digest.hexdigest()), parts, sum(map(len, parts)), self.entries)
+        return FinishedPack(pack_name(digest.hexdigest()), parts, sum(map(len, parts)), self.entries)

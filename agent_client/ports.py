@@ -9,17 +9,19 @@ from typing import Any, Protocol
 
 @dataclass(frozen=True)
 class BlobListing:
-    """One listed blob: its name and size in bytes."""
+    """One listed blob: its name, size in bytes and kind (only block blobs belong to a vault)."""
 
     name: str
     size: int
+    blob_type: str = "BlockBlob"
 
 
 class VaultBlobs(Protocol):
     """A vault container seen through a create-only, read-and-list credential."""
 
     def put_new(self, name: str, data: bytes | list[bytes]) -> bool:
-        """Creates the blob from its bytes (whole, or as consecutive parts); False if it already existed (left as is)."""
+        """Creates the blob from its bytes (whole, or as consecutive parts); False if it already
+        existed with these bytes (left as is); raises BlobConflictError if it holds others."""
 
     def get(self, name: str) -> bytes:
         """The whole blob; raises BlobNotFoundError."""
@@ -92,10 +94,14 @@ class ServiceApi(Protocol):
 
     def open_backup_session(self) -> BackupSession: ...
 
-    def set_vault_key(self, key_id: str, previous_key_id: str | None) -> None:
-        """Raises ServiceError with status 409 if the vault's key is not previous_key_id any more."""
+    def set_vault_key(self, key_id: str, previous_key_id: str | None, key_proof: str) -> None:
+        """Raises ServiceError with status 409 if the vault's key is not previous_key_id any more,
+        403 if key_proof (keys.key_proof) is not that of the vault's master keys."""
 
     def commit(self, session_id: str, commit_blob: str) -> None: ...
+
+    def abandon_backup_session(self, session_id: str) -> None:
+        """Ends a session that will not commit, so it stops counting against the machine's limit."""
 
     def get_recovery_point(self, recovery_point_id: str) -> dict[str, Any]: ...
 

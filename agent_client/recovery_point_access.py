@@ -7,15 +7,14 @@ from dataclasses import dataclass
 
 from agent_client.agent_context import AgentContext
 from agent_client.chunk_codec import ChunkCodec
-from agent_client.chunk_index import ChunkIndex, TrailerCache, load_chunk_index
-from agent_client.commit_flow import commit_blob_name
-from agent_client.errors import BlobNotFoundError, IntegrityError, NotFoundError
-from agent_client.ports import BlobListing, RestoreSession, VaultBlobs, iter_blobs
-from agent_client.snapshot_doc import SnapshotDocument, open_snapshot, snapshot_blob_name
+from agent_client.chunk_index import ChunkIndex, TrailerCache, list_vault_packs, load_chunk_index
+from agent_client.errors import IntegrityError, NotFoundError
+from agent_client.ports import BlobListing, RestoreSession, VaultBlobs
+from agent_client.recovery_point_blobs import read_manifest, read_snapshot
+from agent_client.snapshot_doc import SnapshotDocument
 from agent_client.tree_format import TreeEntry
 from agent_client.tree_reader import iter_snapshot_entries
-from agent_client.vault_keys import read_master_keys, unwrap_beside
-from shared.formats.commit_manifest import CommitManifest
+from agent_client.vault_keys import read_first_master_keys, unwrap_beside
 
 
 @dataclass
@@ -44,28 +43,23 @@ def open_recovery_point(context: AgentContext, recovery_point_id: str, from_seco
     except NotFoundError:
         raise NotFoundError(f"recovery point {recovery_point_id} does not exist in this vault", 404) from None
     vault_blobs = context.make_blobs(session.container_url, session.sas)
-    key_id = session.key_id or session.recovery_point.get("key_id")
-    if not key_id:
+    recovery_point = {"id": recovery_point_id, **session.recovery_point}
+    key_ids = [key_id for key_id in dict.fromkeys((session.key_id, recovery_point.get("key_id"))) if key_id]
+    if not key_ids:
         raise IntegrityError("the vault has no key: nothing in it can be read")
     cache = TrailerCache(context.cache_dir / "trailers" if trust_cached_trailers else None)
     master_keys, index = unwrap_beside(  # the keyless pack indexes load meanwhile
         context.passphrases,
-        lambda: read_master_keys(vault_blobs, key_id, context.passphrases),
-        lambda: load_chunk_index(vault_blobs, _recovery_point_packs(vault_blobs, recovery_point_id), cache),
+        lambda: read_first_master_keys(vault_blobs, key_ids, context.passphrases),
+        lambda: load_chunk_index(vault_blobs, _recovery_point_packs(vault_blobs, recovery_point), cache),
     )
-    try:
-        snapshot_blob = vault_blobs.get(snapshot_blob_name(recovery_point_id))
-    except BlobNotFoundError:
-        raise IntegrityError(f"the snapshot of recovery point {recovery_point_id} is missing from the vault",
-                             [snapshot_blob_name(recovery_point_id)]) from None
-    document = open_snapshot(snapshot_blob, master_keys, recovery_point_id)
+    document = read_snapshot(vault_blobs, recovery_point, master_keys)
     return OpenedRecoveryPoint(recovery_point_id, session, vault_blobs, ChunkCodec(master_keys), document, index)
 
 
-def _recovery_point_packs(vault_blobs: VaultBlobs, recovery_point_id: str) -> list[BlobListing]:
-    """The packs named by the commit manifest (sizes as listed there); every pack if it is gone."""
-    try:
-        manifest = CommitManifest.from_json_bytes(vault_blobs.get(commit_blob_name(recovery_point_id)))
+def _recovery_point_packs(vault_blobs: VaultBlobs, recovery_point: dict) -> list[BlobListing]:
+    """The packs named by the commit manifest (sizes as listed there); every pack if it is unreadable."""
+    manifest = read_manifest(vault_blobs, recovery_point)
+    if manifest is not None:
         return [BlobListing(pack.name, pack.size) for pack in manifest.packs]
-    except (BlobNotFoundError, ValueError):
-        return list(iter_blobs(vault_blobs, "packs/"))
+    return list_vault_packs(vault_blobs)

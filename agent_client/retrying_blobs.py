@@ -20,8 +20,8 @@ class RetryingBlobs:
     throttled request carries (the adapter reads Retry-After), and never longer than `max_delay`:
     a server asking for minutes does not stall a backup past the attempt budget's bound.
 
-    A put retried after a lost response may answer "already exists": that is success, because
-    every blob the client writes is either content-addressed or unique to its session.
+    A put retried after a lost response may find its own blob: the inner put checks the bytes
+    it finds and answers False for ours, BlobConflictError for anyone else's.
     """
 
     def __init__(self, inner: VaultBlobs, attempts: int = 8, base_delay: float = 0.5, max_delay: float = 30.0,

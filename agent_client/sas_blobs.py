@@ -2,8 +2,9 @@
 
 Every write is one Put Blob with `If-None-Match: *`: the SAS has create but not write
 permission, and Put Block would need write. A blob that already exists answers 409/412, or 403
-(the create-only SAS refuses the overwrite first), which put_new reports as False after checking
-that the blob is really there. Transport failures, 429 and 5xx become
+(the create-only SAS refuses the overwrite first); put_new then reads it: the same bytes (a retry
+whose answer was lost) are reported as False, other bytes or another blob kind as
+BlobConflictError, since another writer took the name. Transport failures, 429 and 5xx become
 StorageBusyError for the retrying wrapper, carrying as `retry_after` the seconds the storage
 asked for (`retry-after-ms`, `x-ms-retry-after-ms` or `Retry-After`, as azure-core reads them);
 everything else becomes a one-line BackupError.
@@ -18,7 +19,7 @@ import xml.etree.ElementTree as ElementTree
 
 import urllib3
 
-from agent_client.errors import BlobNotFoundError, ServiceError, StorageBusyError
+from agent_client.errors import BlobConflictError, BlobNotFoundError, ServiceError, StorageBusyError
 from agent_client.ports import BlobListing, BlobPage
 
 _PUT_HEADERS = {"x-ms-blob-type": "BlockBlob", "If-None-Match": "*", "Content-Type": "application/octet-stream"}
@@ -49,11 +50,20 @@ class SasBlobs:
         response = self._request("PUT", self._blob_url(name), body=data, headers=headers)
         if response.status in (200, 201):
             return True
-        if response.status in (409, 412):
+        # The create-only SAS makes storage refuse an overwrite (403) before checking If-None-Match.
+        if response.status in (409, 412) or (response.status == 403 and self._exists(name)):
+            self._check_same(name, data)
             return False
-        if response.status == 403 and self._exists(name):
-            return False  # create-only SAS: storage refuses an overwrite before checking If-None-Match
         raise self._error(response, f"upload {name}")
+
+    def _check_same(self, name: str, data: bytes | list[bytes]) -> None:
+        response = self._request("GET", self._blob_url(name))
+        if response.status != 200:
+            raise self._error(response, f"read {name}", name)
+        held = response.data
+        ours = data if isinstance(data, bytes) else b"".join(data)
+        if response.headers.get("x-ms-blob-type", "BlockBlob") != "BlockBlob" or held != ours:
+            raise BlobConflictError(name)
 
     def get(self, name: str) -> bytes:
         response = self._request("GET", self._blob_url(name))
@@ -138,5 +148,5 @@ def _parse_listing(xml_bytes: bytes) -> BlobPage:
     for blob in root.iter("Blob"):
         name = blob.findtext("Name") or ""
         size = int(blob.findtext("Properties/Content-Length") or 0)
-        blobs.append(BlobListing(name, size))
+        blobs.append(BlobListing(name, size, blob.findtext("Properties/BlobType") or "BlockBlob"))
     return BlobPage(blobs, root.findtext("NextMarker") or None)

@@ -32,11 +32,14 @@ class HttpServiceApi:
             key_id=body.get("key_id"), condemned_packs=frozenset(body.get("condemned_packs") or ()),
         )
 
-    def set_vault_key(self, key_id: str, previous_key_id: str | None) -> None:
-        self._http.put("/api/vault-key", {"key_id": key_id, "previous_key_id": previous_key_id})
+    def set_vault_key(self, key_id: str, previous_key_id: str | None, key_proof: str) -> None:
+        self._http.put("/api/vault-key", {"key_id": key_id, "previous_key_id": previous_key_id, "key_proof": key_proof})
 
     def commit(self, session_id: str, commit_blob: str) -> None:
         self._http.post(f"/api/backup-sessions/{session_id}/commit", {"commit_blob": commit_blob})
+
+    def abandon_backup_session(self, session_id: str) -> None:
+        self._http.delete(f"/api/backup-sessions/{session_id}")
 
     def get_recovery_point(self, recovery_point_id: str) -> dict[str, Any]:
         return self._http.get(f"/api/recovery-points/{recovery_point_id}")

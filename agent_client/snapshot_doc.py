@@ -17,14 +17,12 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from agent_client.errors import IntegrityError
 from agent_client.keys import MasterKeys
+from shared.formats import bounded_json
+from shared.formats.blob_names import snapshot_name
 
 MAGIC = b"BKSNAP01"
 SNAPSHOT_VERSION = 1
 _MAX_DOCUMENT = 256 << 20
-
-
-def snapshot_blob_name(recovery_point_id: str) -> str:
-    return f"snapshots/{recovery_point_id}"
 
 
 @dataclass
@@ -63,15 +61,15 @@ def seal_snapshot(document: SnapshotDocument, master_keys: MasterKeys) -> bytes:
 def open_snapshot(blob: bytes, master_keys: MasterKeys, recovery_point_id: str) -> SnapshotDocument:
     """Authenticates and decodes a snapshot blob; any damage raises IntegrityError naming the blob."""
     damaged = IntegrityError(
-        f"the snapshot {snapshot_blob_name(recovery_point_id)} is damaged; no file of this recovery point can be trusted",
-        [snapshot_blob_name(recovery_point_id)],
+        f"the snapshot {snapshot_name(recovery_point_id)} is damaged; no file of this recovery point can be trusted",
+        [snapshot_name(recovery_point_id)],
     )
     if blob[: len(MAGIC)] != MAGIC or len(blob) < len(MAGIC) + 12 + 16:
         raise damaged
     nonce, ciphertext = blob[len(MAGIC) : len(MAGIC) + 12], blob[len(MAGIC) + 12 :]
     try:
         plaintext = AESGCM(master_keys.data_key).decrypt(nonce, ciphertext, MAGIC + recovery_point_id.encode())
-        fields = json.loads(zstandard.ZstdDecompressor().decompress(plaintext, max_output_size=_MAX_DOCUMENT))
+        fields = bounded_json.parse(zstandard.ZstdDecompressor().decompress(plaintext, max_output_size=_MAX_DOCUMENT))
         document = SnapshotDocument(**fields)
     except (InvalidTag, ValueError, TypeError, zstandard.ZstdError):
         raise damaged from None

@@ -13,6 +13,7 @@ from agent_client.ports import VaultBlobs
 from agent_client.snapshot_doc import SnapshotDocument
 from agent_client.tree_cache import SealedTreeCache
 from agent_client.tree_format import TreeEntry, TreeFormatError, iter_entries
+from shared.formats.blob_names import snapshot_name
 from shared.formats.pack_index import ChunkKind
 
 _READ_AHEAD = 8
@@ -77,5 +78,5 @@ def _tree_damaged(document: SnapshotDocument, last_path: bytes, reason: str) -> 
     where = f" after {last_path.decode(errors='replace')!r}" if last_path else ""
     return IntegrityError(
         f"the tree of recovery point {document.recovery_point_id} is damaged{where}: {reason}",
-        [f"snapshots/{document.recovery_point_id}"],
+        [snapshot_name(document.recovery_point_id)],
     )

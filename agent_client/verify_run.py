@@ -15,6 +15,7 @@ from agent_client.errors import BlobNotFoundError, IntegrityError
 from agent_client.ports import BlobListing, VaultBlobs
 from agent_client.recovery_point_access import open_recovery_point
 from agent_client.tree_format import EntryKind
+from shared.formats import blob_names
 from shared.formats.pack_index import PackFormatError, parse_trailer
 
 
@@ -62,7 +63,7 @@ class _PackChecker:
             self._note(pack.name, "missing from the vault")
             return
         self._on_bytes(len(pack_bytes))
-        if hashlib.sha256(pack_bytes).hexdigest() != pack.name.removeprefix("packs/"):
+        if hashlib.sha256(pack_bytes).hexdigest() != blob_names.parse_pack(pack.name):
             self._note(pack.name, "its content does not match its name (SHA-256)")
         try:
             entries = parse_trailer(pack_bytes, len(pack_bytes))

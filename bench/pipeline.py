@@ -50,6 +50,7 @@ from shared.services.commit_checks import check_pack, check_snapshot, load_manif
 from shared.services.vaults import container_name  # noqa: E402
 from tests.api.conftest import Api  # noqa: E402
 from tests.support.http_backup import manifest_for, put_blob, synthetic_pack  # noqa: E402
+from tests.support.manifests import manifest_blob  # noqa: E402
 from tests.support.queues import poison_mentioning  # noqa: E402
 from tests.support.runtimes import service_runtime  # noqa: E402
 
@@ -85,10 +86,10 @@ def one_client(api: Api, machine: dict, commits: int, rng: random.Random, accept
                 assert put_blob(session, name, data) == 201, name
             snapshot = rng.randbytes(256)
             assert put_blob(session, f"snapshots/{rp_id}", snapshot) == 201
-            manifest = manifest_for(rp_id, machine["instance_id"], snapshot, [shared, own], "0" * 32)
-            assert put_blob(session, f"commits/{rp_id}", manifest.to_json_bytes()) == 201
+            commit_blob, manifest = manifest_blob(manifest_for(rp_id, machine["instance_id"], snapshot, [shared, own], "0" * 32))
+            assert put_blob(session, commit_blob, manifest) == 201
             status, body = api.call("POST", f"/backup-sessions/{rp_id}/commit", machine["token"],
-                                    {"commit_blob": f"commits/{rp_id}"})
+                                    {"commit_blob": commit_blob})
             assert status == 202, body
             accepted[rp_id] = datetime.now(timezone.utc)
         except Exception as exc:  # noqa: BLE001 - counted and reported, the run goes on
@@ -208,7 +209,8 @@ def verify_committed(rt, vault_id: str, rp_ids: list[str]) -> list[str]:
     container = container_name(vault_id)
     for rp_id in rp_ids:
         try:
-            manifest = load_manifest(rt, container, f"commits/{rp_id}")
+            commit_blob = rt.catalog.recovery_points.get(vault_id, rp_id)["commit_blob"]
+            manifest = load_manifest(rt, container, commit_blob)
             check_snapshot(rt, container, manifest)
             for pack in manifest.packs:
                 check_pack(rt, container, pack)
@@ -227,11 +229,12 @@ def verify_replicated(rt, vault_id: str, rp_ids: list[str]) -> list[str]:
     seen: set[str] = set()  # a machine's shared pack belongs to all its points: compared once
     for rp_id in rp_ids:
         try:
-            manifest = load_manifest(rt, container, f"commits/{rp_id}")
+            commit_blob = rt.catalog.recovery_points.get(vault_id, rp_id)["commit_blob"]
+            manifest = load_manifest(rt, container, commit_blob)
         except CommitRejected as exc:
             problems.append(f"{rp_id}: {exc}")
             continue
-        for name in [f"commits/{rp_id}", manifest.snapshot.name, *(p.name for p in manifest.packs)]:
+        for name in [commit_blob, manifest.snapshot.name, *(p.name for p in manifest.packs)]:
             if name in seen:
                 continue
             seen.add(name)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from devstack.errors import StackError
+from devstack.stack_files import REPO_ROOT, default_state_dir, make_state_dir
 
 AZURITE_SCRIPT = Path("node_modules/azurite/dist/src/azurite.js")
 COSMOS_SCRIPT = Path("node_modules/@vercel/cosmosdb-server/lib/cli.js")
@@ -20,7 +21,7 @@ def venv_python(repo_root: Path) -> Path:
 
 
 def _run_logged(argv: list[str], repo_root: Path, log_path: Path, what: str) -> None:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    make_state_dir(log_path.parent)  # the logs live in the state folder, which this may be first to make
     with log_path.open("ab") as log:
         try:
             result = subprocess.run(argv, cwd=repo_root, stdin=subprocess.DEVNULL, stdout=log,
@@ -65,8 +66,6 @@ def main(argv: list[str]) -> int:
     if argv != ["node_modules"]:
         print("devstack: error: usage: python -m devstack.deps node_modules", file=sys.stderr)
         return 2
-    from devstack.stack import REPO_ROOT, default_state_dir  # stack.py imports this module
-
     state_dir = default_state_dir()
     try:
         install_node_modules(REPO_ROOT, state_dir)

@@ -42,9 +42,11 @@ def cosmos_ready(endpoint: str, key: str) -> None:
     list(client.list_databases())
 
 
-def functions_ready(port: int) -> None:
+def functions_ready(port: int, master_key: str) -> None:
     """Raises unless the Functions host reports the state Running."""
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/admin/host/status", timeout=2) as response:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/admin/host/status",
+                                     headers={"x-functions-key": master_key})
+    with urllib.request.urlopen(request, timeout=2) as response:
         state = json.load(response).get("state")
     if state != "Running":
         raise RuntimeError(f"host state is {state}")

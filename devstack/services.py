@@ -8,7 +8,9 @@ from pathlib import Path
 
 from devstack import readiness
 from devstack.deps import AZURITE_SCRIPT, COSMOS_LAUNCHER
-from devstack.stack_files import COSMOS_KEY, cosmos_endpoint, storage_connection_string
+from devstack.stack_files import (
+    COSMOS_KEY, MASTER_KEY_FILE, cosmos_endpoint, functions_master_key, storage_connection_string,
+)
 
 SERVICE_NAMES = ("storage-primary", "storage-secondary", "cosmos", "functions")
 
@@ -33,7 +35,7 @@ class Service:
     port_keys: tuple[str, ...]
     command: Callable[[Layout, Mapping[str, int]], list[str]]
     identity: Callable[[Path], str]  # an argument only this stack's process has, given the state dir
-    probe: Callable[[Mapping[str, int]], None]
+    probe: Callable[[Path, Mapping[str, int]], None]  # given the state dir and the ports
     start_timeout: float = 60.0
 
 
@@ -58,7 +60,7 @@ def _azurite(region: str) -> Service:
         port_keys=(f"{region}_blob", f"{region}_queue", f"{region}_table"),
         command=command,
         identity=lambda state_dir: str(state_dir / name),
-        probe=lambda ports: readiness.storage_ready(storage_connection_string(ports, region)),
+        probe=lambda _state_dir, ports: readiness.storage_ready(storage_connection_string(ports, region)),
     )
 
 
@@ -69,9 +71,11 @@ def _cosmos_command(layout: Layout, ports: Mapping[str, int]) -> list[str]:
 
 
 def _functions_command(layout: Layout, ports: Mapping[str, int]) -> list[str]:
+    # The master key goes by file: a command line is readable by every user of the machine.
     return [str(layout.python), "-m", "devstack.funchost", "--app", layout.app,
             "--script-root", str(layout.repo_root), "--host-json", str(layout.host_json),
-            "--settings", str(layout.state_dir / "local.settings.json"), "--port", str(ports["functions"])]
+            "--settings", str(layout.state_dir / "local.settings.json"),
+            "--master-key-file", str(layout.state_dir / MASTER_KEY_FILE), "--port", str(ports["functions"])]
 
 
 SERVICES: dict[str, Service] = {
@@ -82,13 +86,13 @@ SERVICES: dict[str, Service] = {
         port_keys=("cosmos",),
         command=_cosmos_command,
         identity=lambda state_dir: str(state_dir / "cosmos"),
-        probe=lambda ports: readiness.cosmos_ready(cosmos_endpoint(ports), COSMOS_KEY),
+        probe=lambda _state_dir, ports: readiness.cosmos_ready(cosmos_endpoint(ports), COSMOS_KEY),
     ),
     "functions": Service(
         name="functions",
         port_keys=("functions",),
         command=_functions_command,
         identity=lambda state_dir: str(state_dir / "local.settings.json"),
-        probe=lambda ports: readiness.functions_ready(ports["functions"]),
+        probe=lambda state_dir, ports: readiness.functions_ready(ports["functions"], functions_master_key(state_dir)),
     ),
 }

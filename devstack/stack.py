@@ -15,19 +15,13 @@ from devstack.ports import plan_ports
 from devstack.processes import ServiceProcess
 from devstack.readiness import wait_until_ready
 from devstack.services import SERVICE_NAMES, SERVICES, Layout
-from devstack.stack_files import (
-    app_settings, client_environment, operator_key, read_env_file, read_json, write_env_file,
-    write_json, write_local_settings,
+from devstack.stack_files import (  # REPO_ROOT also for the scripts and tests that start a stack
+    REPO_ROOT, app_settings, client_environment, default_state_dir, functions_master_key, make_state_dir,
+    operator_key, read_env_file, read_json, write_env_file, write_json, write_local_settings,
 )
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_APP = "function_app:app"
 EMULATORS = ("storage-primary", "storage-secondary", "cosmos")
-
-
-def default_state_dir() -> Path:
-    """`.devstack` under the repository root, or $DEVSTACK_DIR."""
-    return Path(os.environ.get("DEVSTACK_DIR") or REPO_ROOT / ".devstack").resolve()
 
 
 class Stack:
@@ -94,7 +88,7 @@ class Stack:
         self._ensure(("functions",))
 
     def down(self) -> None:
-        """Stop the services this stack started; data, ports and the operator key are kept."""
+        """Stop the services this stack started; data, ports and the keys are kept."""
         with self._locked():
             for name in reversed(SERVICE_NAMES):
                 self.process(name).stop()
@@ -103,7 +97,7 @@ class Stack:
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """Serialise stack commands on one state folder (two `up`s at once would race)."""
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.state_dir)
         with (self.state_dir / ".lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             yield
@@ -148,7 +142,7 @@ class Stack:
         service, process = SERVICES[name], self.process(name)
         try:
             wait_until_ready(process, pid, [ports[key] for key in service.port_keys],
-                             lambda: service.probe(ports), service.start_timeout)
+                             lambda: service.probe(self.state_dir, ports), service.start_timeout)
         except StackError:
             process.stop()
             raise
@@ -162,7 +156,8 @@ class Stack:
             key = operator_key(self.state_dir)
             settings = app_settings(ports, key, self.extra_settings)
             write_json(self.state_dir / "ports.json", ports)
-            write_env_file(self.state_dir / "env", client_environment(ports, key))
+            environment = client_environment(ports, key, functions_master_key(self.state_dir))
+            env_changed = write_env_file(self.state_dir / "env", environment)
             settings_changed = write_local_settings(self.state_dir / "local.settings.json", settings)
             started = [name for name in EMULATORS if name in wanted and not live[name]]
             # The emulators start side by side; each is then awaited in order.
@@ -171,8 +166,8 @@ class Stack:
                 self._await_ready(name, pids[name], ports)
             self._provision(started, settings)
             if "functions" in wanted:
-                if live["functions"] and settings_changed:
-                    processes["functions"].stop()  # its settings point at old ports
+                if live["functions"] and (settings_changed or env_changed):
+                    processes["functions"].stop()  # its settings point at old ports, or its key is old
                     live["functions"] = None
                 if not live["functions"]:
                     self._await_ready("functions", self._launch("functions", layout, ports, settings), ports)
@@ -225,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             import azure.storage.queue  # noqa: F401
         except ImportError:
             # Run by a Python without the dependencies: set up .venv and continue in it.
-            default_state_dir().mkdir(parents=True, exist_ok=True)
+            make_state_dir(default_state_dir())
             python = ensure_venv(REPO_ROOT, default_state_dir())
             if Path(sys.prefix).resolve() == (REPO_ROOT / ".venv").resolve():
                 raise StackError(f"{python} lacks the Azure SDKs: run `make venv`") from None

@@ -1,4 +1,4 @@
-"""Writes and reads the stack's files: ports, operator key, the sourceable env file and local.settings.json."""
+"""Writes and reads the stack's state folder: ports, keys, the sourceable env file and local.settings.json."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ import json
 import os
 import secrets
 import shlex
-from collections.abc import Mapping
+import stat
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 # Azurite's well-known development account (public, documented by Microsoft).
@@ -16,6 +18,8 @@ AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1
 # The Cosmos DB emulator's well-known key, which cosmosdb-server accepts.
 COSMOS_KEY = "C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=="
 COSMOS_DATABASE = "backup"
+# Where the local Functions host reads the master key its /admin API demands.
+MASTER_KEY_FILE = "functions-master.key"
 
 # The function app's settings that do not depend on the ports (shared/settings.py names them).
 FIXED_SETTINGS: dict[str, str] = {
@@ -28,6 +32,11 @@ FIXED_SETTINGS: dict[str, str] = {
     "BACKUP_SESSION_HOURS": "12",
     "DEFAULT_REDUNDANCY": "GRS",
     "PRICE_TABLE": "",
+    # Tests open many sessions per machine and back up in tight loops; a test that is about the
+    # limits sets them on its own vault (PATCH /api/vaults/{vault} `limits`).
+    "INSTANCE_MAX_OPEN_SESSIONS": "1000",
+    "INSTANCE_MAX_COMMITS_PER_HOUR": "100000",
+    "VAULT_QUOTA_BYTES": "0",
 }
 
 
@@ -44,16 +53,49 @@ def cosmos_endpoint(ports: Mapping[str, int]) -> str:
     return f"https://127.0.0.1:{ports['cosmos']}/"
 
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_state_dir() -> Path:
+    """`.devstack` under the repository root, or $DEVSTACK_DIR."""
+    return Path(os.environ.get("DEVSTACK_DIR") or REPO_ROOT / ".devstack").resolve()
+
+
+def make_state_dir(path: Path) -> None:
+    """Create the state folder (and missing parents) if it is not there; the folder itself owner-only."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Replace path by a file holding text, readable by its owner only and never seen half-written."""
+    # mkstemp makes the file 0600 before a byte is in it; a chmod afterwards would leave a window.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(text)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _kept_secret(path: Path, make: Callable[[], str]) -> str:
+    """The secret stored in path, made and stored the first time it is asked for."""
+    secret = path.read_text().strip() if path.exists() else ""
+    if not secret:
+        secret = make()
+        _write_private(path, secret + "\n")
+    return secret
+
+
 def operator_key(state_dir: Path) -> str:
     """The stack's operator key, made once (`bko_` + 43 url-safe base64 chars) and kept."""
-    path = state_dir / "operator.key"
-    if path.exists():
-        return path.read_text().strip()
-    key = "bko_" + secrets.token_urlsafe(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(key + "\n")
-    return key
+    return _kept_secret(state_dir / "operator.key", lambda: "bko_" + secrets.token_urlsafe(32))
+
+
+def functions_master_key(state_dir: Path) -> str:
+    """The local Functions host's master key (43 url-safe base64 chars), made once and kept."""
+    return _kept_secret(state_dir / MASTER_KEY_FILE, lambda: secrets.token_urlsafe(32))
 
 
 def app_settings(ports: Mapping[str, int], key: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -71,11 +113,12 @@ def app_settings(ports: Mapping[str, int], key: str, extra: Mapping[str, str] | 
     }
 
 
-def client_environment(ports: Mapping[str, int], key: str) -> dict[str, str]:
+def client_environment(ports: Mapping[str, int], key: str, master_key: str) -> dict[str, str]:
     """What .devstack/env exports for clients, CLIs and tests."""
     return {
         "BACKUP_API_URL": f"http://127.0.0.1:{ports['functions']}/api",
         "BACKUP_ADMIN_KEY": key,
+        "FUNCTIONS_MASTER_KEY": master_key,
         "PRIMARY_STORAGE_CONNECTION_STRING": storage_connection_string(ports, "primary"),
         "SECONDARY_STORAGE_CONNECTION_STRING": storage_connection_string(ports, "secondary"),
         "COSMOS_ENDPOINT": cosmos_endpoint(ports),
@@ -84,12 +127,15 @@ def client_environment(ports: Mapping[str, int], key: str) -> dict[str, str]:
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
-    if path.exists() and path.read_text() == text:
-        return False
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)
-    return True
+    """Write text to path (owner-only) unless it holds it already; True if the text changed."""
+    try:
+        unchanged = path.read_text() == text
+        private = stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+    except FileNotFoundError:
+        unchanged, private = False, True
+    if not (unchanged and private):
+        _write_private(path, text)  # also closes a file an older stack left readable by others
+    return not unchanged
 
 
 def write_env_file(path: Path, variables: Mapping[str, str]) -> bool:

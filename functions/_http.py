@@ -10,6 +10,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from shared.errors import BadRequest, ServiceError
+from shared.formats import bounded_json
 from shared.runtime import get_runtime
 from shared.services.auth import Principal, authenticate
 
@@ -18,10 +19,10 @@ Model = TypeVar("Model", bound=BaseModel)
 MAX_BODY_BYTES = 1 << 20
 
 
-def json_response(status: int, payload: Any) -> func.HttpResponse:
+def json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> func.HttpResponse:
     return func.HttpResponse(
         json.dumps(payload, default=str), status_code=status, mimetype="application/json",
-        headers={"Cache-Control": "no-store"},
+        headers={"Cache-Control": "no-store", **(headers or {})},
     )
 
 
@@ -36,7 +37,9 @@ def body(req: func.HttpRequest, model: type[Model]) -> Model:
     if len(raw) > MAX_BODY_BYTES:
         raise BadRequest("request body is too large")
     try:
-        payload = json.loads(raw)
+        payload = bounded_json.parse(raw)
+    except bounded_json.JsonTooDeep as exc:
+        raise BadRequest(f"request body is {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequest("request body is not valid JSON") from exc
     if not isinstance(payload, dict):
@@ -66,7 +69,8 @@ def handle(
     except ServiceError as exc:
         if exc.status >= 500:
             log.error("%s %s failed: %s", req.method, req.url, exc)
-        return json_response(exc.status, {"error": str(exc)})
+        retry_after = getattr(exc, "retry_after", None)
+        return json_response(exc.status, {"error": str(exc)}, {"Retry-After": str(retry_after)} if retry_after else None)
     except Exception:  # noqa: BLE001 - an internal error never leaks details
         log.exception("%s %s failed", req.method, req.url)
         return json_response(500, {"error": "internal error"})

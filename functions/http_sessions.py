@@ -5,7 +5,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from functions._http import body, handle
-from shared.services import instances, sessions
+from shared.services import instances, sessions, vault_keys
 
 bp = func.Blueprint()
 ANON = func.AuthLevel.ANONYMOUS
@@ -29,9 +29,14 @@ def commit_backup_session(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
+@bp.route(route="backup-sessions/{session}", methods=["DELETE"], auth_level=ANON)
+def abandon_backup_session(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda rt, p: sessions.abandon_backup_session(rt, p, req.route_params["session"]))
+
+
 @bp.route(route="vault-key", methods=["PUT"], auth_level=ANON)
 def set_vault_key(req: func.HttpRequest) -> func.HttpResponse:
-    return handle(req, lambda rt, p: sessions.set_vault_key(rt, p, body(req, sessions.VaultKeyRequest)))
+    return handle(req, lambda rt, p: vault_keys.set_vault_key(rt, p, body(req, vault_keys.VaultKeyRequest)))
 
 
 @bp.route(route="restore-sessions", methods=["POST"], auth_level=ANON)

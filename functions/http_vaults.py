@@ -45,6 +45,21 @@ def get_instance(req: func.HttpRequest) -> func.HttpResponse:
     return handle(req, lambda rt, p: instances.get_instance(rt, p, req.route_params["vault"], req.route_params["instance"]))
 
 
+@bp.route(route="vaults/{vault}/instances/{instance}/revoke", methods=["POST"], auth_level=ANON)
+def revoke_instance(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda rt, p: instances.revoke_instance(rt, p, req.route_params["vault"], req.route_params["instance"]))
+
+
+@bp.route(route="vaults/{vault}/instances/{instance}/token", methods=["POST"], auth_level=ANON)
+def rotate_instance_token(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda rt, p: instances.rotate_token(rt, p, req.route_params["vault"], req.route_params["instance"]))
+
+
+@bp.route(route="vaults/{vault}/registration-key", methods=["POST"], auth_level=ANON)
+def issue_registration_key(req: func.HttpRequest) -> func.HttpResponse:
+    return handle(req, lambda rt, p: vaults.issue_registration_key(rt, p, req.route_params["vault"]))
+
+
 @bp.route(route="vaults/{vault}/policy", methods=["GET"], auth_level=ANON)
 def get_policy(req: func.HttpRequest) -> func.HttpResponse:
     return handle(req, lambda rt, p: policies.get_policies(rt, p, req.route_params["vault"]))

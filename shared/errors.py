@@ -7,6 +7,7 @@
     ├── NotFound                    404  unknown id, or another tenant's id
     ├── Conflict                    409  the resource exists or changed concurrently
     │   └── PreconditionFailed      412  an ETag-conditional write lost a race
+    ├── LimitExceeded               429  a machine's or vault's limit refuses the request (Retry-After)
     ├── StorageUnavailable          503  a storage or database endpoint cannot be reached
     └── CommitRejected              ---  a commit failed validation; recorded, then poisoned
 """
@@ -40,6 +41,16 @@ class Conflict(ServiceError):
 
 class PreconditionFailed(Conflict):
     status = 412
+
+
+class LimitExceeded(ServiceError):
+    """`retry_after`: whole seconds after which the same request may succeed (the Retry-After header)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))
 
 
 class StorageUnavailable(ServiceError):

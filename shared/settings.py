@@ -38,6 +38,9 @@ SETTING_NAMES: dict[str, Literal["both", "azure", "local"]] = {
     "BACKUP_SESSION_HOURS": "both",
     "DEFAULT_REDUNDANCY": "both",
     "PRICE_TABLE": "both",
+    "INSTANCE_MAX_OPEN_SESSIONS": "both",
+    "INSTANCE_MAX_COMMITS_PER_HOUR": "both",
+    "VAULT_QUOTA_BYTES": "both",
 }
 
 
@@ -85,6 +88,10 @@ class Settings:
     backup_session_hours: float = 12.0
     default_redundancy: Literal["LRS", "GRS"] = "GRS"
     price_table: Mapping[str, object] = field(default_factory=dict)
+    # Per machine and per vault (a vault's `limits` override these); 0 means no limit.
+    max_open_sessions: int = 4
+    max_commits_per_hour: int = 60
+    quota_bytes: int = 16 << 50  # above the largest vault promised (1,000 machines of 10 TiB)
 
 
 def _storage(env: Mapping[str, str], name: str, required: bool, queues: bool) -> StorageConnection | None:
@@ -113,17 +120,25 @@ def _cosmos(env: Mapping[str, str]) -> CosmosConnection:
     raise SettingsError("app setting COSMOS_ENDPOINT (or COSMOS__accountEndpoint) is not set")
 
 
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
+def _parsed(env: Mapping[str, str], name: str, default, parse, kind: str, allowed, bound: str):
     raw = env.get(name)
     if not raw:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError as exc:
-        raise SettingsError(f"app setting {name} must be a number, got {raw!r}") from exc
-    if value <= 0:
-        raise SettingsError(f"app setting {name} must be positive, got {raw!r}")
+        raise SettingsError(f"app setting {name} must be {kind}, got {raw!r}") from exc
+    if not allowed(value):
+        raise SettingsError(f"app setting {name} must be {bound}, got {raw!r}")
     return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    return _parsed(env, name, default, float, "a number", lambda value: value > 0, "positive")
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    return _parsed(env, name, default, int, "a whole number", lambda value: value >= 0, "0 or more")
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -155,4 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         backup_session_hours=session,
         default_redundancy=redundancy,  # type: ignore[arg-type]
         price_table=price_table,
+        max_open_sessions=_count(env, "INSTANCE_MAX_OPEN_SESSIONS", 4),
+        max_commits_per_hour=_count(env, "INSTANCE_MAX_COMMITS_PER_HOUR", 60),
+        quota_bytes=_count(env, "VAULT_QUOTA_BYTES", 16 << 50),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -30,6 +31,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host-json", type=Path, default=None, help="host.json (default: in the script root)")
     parser.add_argument("--settings", type=Path, default=None,
                         help="local.settings.json whose Values become environment variables")
+    parser.add_argument("--master-key-file", type=Path, default=None,
+                        help="file holding the key /admin requests must send (default: a random key "
+                             "nobody is told, which closes the admin API)")
     parser.add_argument("--port", type=int, default=7071, help="port on 127.0.0.1")
     return parser.parse_args(argv)
 
@@ -41,6 +45,18 @@ def _configure_logging() -> None:
     logging.getLogger("azure").setLevel(logging.WARNING)
 
 
+def _master_key(path: Path | None) -> str:
+    if path is None:
+        return secrets.token_urlsafe(32)
+    try:
+        key = path.read_text().strip()
+    except OSError as exc:
+        raise AppSettingError(f"cannot read the master key file {path}: {exc.strerror or exc}") from exc
+    if not key:
+        raise AppSettingError(f"the master key file {path} is empty")
+    return key
+
+
 def _build(options: argparse.Namespace) -> tuple[FunctionHost, FunctionsServer]:
     settings_path = options.settings or options.script_root / "local.settings.json"
     if options.settings or settings_path.exists():
@@ -50,7 +66,7 @@ def _build(options: argparse.Namespace) -> tuple[FunctionHost, FunctionsServer]:
     specs, problems = describe_functions(app)
     host = FunctionHost(specs, problems, config, os.environ)
     try:
-        server = FunctionsServer(("127.0.0.1", options.port), host)
+        server = FunctionsServer(("127.0.0.1", options.port), host, _master_key(options.master_key_file))
     except OSError as exc:
         raise AppSettingError(f"cannot listen on 127.0.0.1:{options.port}: {exc.strerror or exc}") from exc
     return host, server

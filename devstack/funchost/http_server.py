@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
 import threading
@@ -14,9 +15,11 @@ import azure.functions as func
 
 from devstack.funchost.function_host import FunctionHost, NotInvocableError, UnknownFunctionError
 from devstack.funchost.invoker import ON_DEMAND_REASON
+from devstack.funchost.request_body import BodyError, read_body
 
 log = logging.getLogger("funchost.http")
 
+_ADMIN = "/admin/"
 _ADMIN_INVOKE = "/admin/functions/"
 _ADMIN_STATUS = "/admin/host/status"
 
@@ -37,14 +40,15 @@ def _as_response(result: Any) -> func.HttpResponse | None:
 
 
 class FunctionsServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows the function host and counts requests in progress."""
+    """A threading HTTP server that knows the function host, its master key, and the requests in progress."""
 
     daemon_threads = True
     request_queue_size = 128  # the default backlog of 5 drops connections under parallel clients
 
-    def __init__(self, address: tuple[str, int], host: FunctionHost) -> None:
+    def __init__(self, address: tuple[str, int], host: FunctionHost, master_key: str) -> None:
         super().__init__(address, RequestHandler)
         self.function_host = host
+        self.master_key = master_key
         self._in_progress = 0
         self._idle = threading.Condition()
 
@@ -65,6 +69,9 @@ class RequestHandler(BaseHTTPRequestHandler):
     """Dispatches one request to an HTTP trigger or to the admin API."""
 
     protocol_version = "HTTP/1.1"
+    # Seconds the whole body may take to arrive: a client that sends less than it announced would
+    # otherwise hold its handler thread for ever.
+    body_timeout = 30.0
     server: FunctionsServer
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
@@ -73,9 +80,18 @@ class RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self.server.track(+1)
         try:
-            body = self._read_body()
+            try:
+                body = read_body(self.headers, self.rfile, self.connection, self.body_timeout)
+            except BodyError as exc:
+                # Where the next request would start is unknown: answer, then end the connection.
+                self.close_connection = True
+                self._send_json(exc.status, {"error": str(exc)})
+                return
             path = urlsplit(self.path).path
-            if path == _ADMIN_STATUS and self.command == "GET":
+            if path.startswith(_ADMIN) and not self._offers_master_key():
+                self._send_json(401, {"error": "the admin API needs the host's master key "
+                                               "in the x-functions-key header or the code parameter"})
+            elif path == _ADMIN_STATUS and self.command == "GET":
                 self._send_json(200, self.server.function_host.status())
             elif path.startswith(_ADMIN_INVOKE) and self.command == "POST":
                 self._invoke_admin(path[len(_ADMIN_INVOKE):], body)
@@ -86,19 +102,13 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline().strip():
-                        pass  # trailers
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length else b""
+    def _offers_master_key(self) -> bool:
+        # Where the Functions host looks for it: the header, else the query parameter.
+        offered = self.headers.get("x-functions-key")
+        if offered is None:
+            offered = dict(parse_qsl(urlsplit(self.path).query)).get("code", "")
+        # As bytes: compare_digest refuses str with non-ASCII characters, which a client may send.
+        return hmac.compare_digest(offered.encode(), self.server.master_key.encode())
 
     def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
         self.send_response(status)
@@ -106,6 +116,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             if name.lower() not in ("content-length", "transfer-encoding", "connection"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)

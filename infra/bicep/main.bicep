@@ -43,6 +43,17 @@ param cosmosAutoscaleMaxThroughput int = 1000
 @maxLength(64)
 param operatorKeySha256 string
 
+@description('Backup sessions one machine may hold open at once (INSTANCE_MAX_OPEN_SESSIONS; 0: no limit; a vault\'s own limits override it).')
+@minValue(0)
+param instanceMaxOpenSessions int = 4
+
+@description('Backups one machine may commit per hour (INSTANCE_MAX_COMMITS_PER_HOUR; 0: no limit).')
+@minValue(0)
+param instanceMaxCommitsPerHour int = 60
+
+@description('Bytes a vault may store before new backups are refused (VAULT_QUOTA_BYTES, a decimal string so that no JSON number rounding can change it; 0: no quota). Default 16 PiB.')
+param vaultQuotaBytes string = '18014398509481984'
+
 @description('Price table as a JSON string (PRICE_TABLE).')
 param priceTable string = '{"currency":"USD","instance_tiers":[{"up_to_gb":50,"monthly_fee":5},{"up_to_gb":500,"monthly_fee":10}],"increment_gb":500,"increment_fee":10,"storage_gb_month":{"LRS":0.0224,"GRS":0.0448}}'
 
@@ -179,6 +190,9 @@ module functionApp 'modules/functionApp.bicep' = {
     backupSessionHours: backupSessionHours
     defaultRedundancy: defaultRedundancy
     priceTable: priceTable
+    instanceMaxOpenSessions: instanceMaxOpenSessions
+    instanceMaxCommitsPerHour: instanceMaxCommitsPerHour
+    vaultQuotaBytes: vaultQuotaBytes
     tags: allTags
   }
 }

@@ -28,6 +28,9 @@ locals {
     BACKUP_SESSION_HOURS              = tostring(var.backup_session_hours)
     DEFAULT_REDUNDANCY                = var.default_redundancy
     PRICE_TABLE                       = var.price_table
+    INSTANCE_MAX_OPEN_SESSIONS        = tostring(var.instance_max_open_sessions)
+    INSTANCE_MAX_COMMITS_PER_HOUR     = tostring(var.instance_max_commits_per_hour)
+    VAULT_QUOTA_BYTES                 = tostring(var.vault_quota_bytes)
   }
 
   # What the Functions host itself reads: its own storage and telemetry, through the identity.

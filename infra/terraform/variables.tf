@@ -91,6 +91,39 @@ variable "price_table" {
   }
 }
 
+variable "instance_max_open_sessions" {
+  description = "Backup sessions one machine may hold open at once (INSTANCE_MAX_OPEN_SESSIONS; 0: no limit; a vault's own limits override it)."
+  type        = number
+  default     = 4
+
+  validation {
+    condition     = var.instance_max_open_sessions >= 0 && floor(var.instance_max_open_sessions) == var.instance_max_open_sessions
+    error_message = "instance_max_open_sessions must be a whole number, 0 or more."
+  }
+}
+
+variable "instance_max_commits_per_hour" {
+  description = "Backups one machine may commit per hour (INSTANCE_MAX_COMMITS_PER_HOUR; 0: no limit)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.instance_max_commits_per_hour >= 0 && floor(var.instance_max_commits_per_hour) == var.instance_max_commits_per_hour
+    error_message = "instance_max_commits_per_hour must be a whole number, 0 or more."
+  }
+}
+
+variable "vault_quota_bytes" {
+  description = "Bytes a vault may store before new backups are refused (VAULT_QUOTA_BYTES; 0: no quota). Default 16 PiB."
+  type        = number
+  default     = 18014398509481984
+
+  validation {
+    condition     = var.vault_quota_bytes >= 0
+    error_message = "vault_quota_bytes must be 0 or more."
+  }
+}
+
 variable "retention_schedule" {
   description = "NCRONTAB schedule of the daily retention timer (RETENTION_SCHEDULE)."
   type        = string

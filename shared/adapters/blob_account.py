@@ -36,12 +36,19 @@ class BlobListing:
     name: str
     size: int
     last_modified: datetime
+    blob_type: str = "BlockBlob"
 
 
 @dataclass(frozen=True)
 class BlobProperties:
     size: int
     etag: str
+    blob_type: str = "BlockBlob"
+
+
+def _type_name(blob_type) -> str:
+    """The SDK's BlobType enum (or a plain string from older responses) as "BlockBlob" etc."""
+    return str(getattr(blob_type, "value", blob_type) or "BlockBlob")
 
 
 def _translate(exc: Exception, what: str) -> Exception:
@@ -100,7 +107,7 @@ class BlobAccount:
             return None
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"blob {name}") from exc
-        return BlobProperties(properties.size, properties.etag)
+        return BlobProperties(properties.size, properties.etag, _type_name(properties.blob_type))
 
     def read(self, container: str, name: str, offset: int = 0, length: int | None = None) -> bytes:
         try:
@@ -121,7 +128,7 @@ class BlobAccount:
     def list_blobs(self, container: str, prefix: str = "") -> Iterator[BlobListing]:
         try:
             for item in self._service.get_container_client(container).list_blobs(name_starts_with=prefix):
-                yield BlobListing(item.name, item.size, item.last_modified)
+                yield BlobListing(item.name, item.size, item.last_modified, _type_name(item.blob_type))
         except ResourceNotFoundError:
             return
         except Exception as exc:  # noqa: BLE001

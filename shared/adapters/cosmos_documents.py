@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import requests
@@ -57,6 +59,11 @@ def _unreachable(exc: Exception) -> bool:
     return isinstance(exc, (ServiceRequestError, ServiceResponseError))
 
 
+# Cosmos keeps a continuation token under this many KiB by ending the page earlier: the service
+# hands tokens out in an envelope 4/3 their size, read back from a query parameter of 4 KiB.
+_TOKEN_KIB = 2
+
+
 def _rejects_continuation(exc: Exception) -> bool:
     """Cosmos answers a malformed continuation token 400; the local server fails on it with a 500."""
     return isinstance(exc, exceptions.CosmosHttpResponseError) and (
@@ -64,29 +71,67 @@ def _rejects_continuation(exc: Exception) -> bool:
     )
 
 
+class _ClientPool:
+    """Cosmos clients lent to one caller at a time, made when none is idle.
+
+    azure-cosmos 4.17.1 keeps per-request state on the client: every response sets the client's
+    `last_response_headers` to that response's headers, the retry loop then writes throttle counts
+    into whatever headers object that attribute holds at that moment (another thread's), a query
+    copies its own headers while those writes land ("OrderedDict mutated during iteration"), and
+    `by_page().continuation_token` is read from that attribute (another thread's token). A client
+    used by one thread at a time has none of these races. A pool rather than one client per
+    thread: the HTTP host and the catalog start threads per request and per commit, and a new
+    client costs a round trip before its first request. All clients share one connection pool."""
+
+    def __init__(self, connect: Callable[[], Any]) -> None:
+        self._connect = connect
+        self._lock = threading.Lock()
+        self._idle: list[dict[str, Any]] = [self._containers()]  # connect once now: bad settings fail early
+
+    def _containers(self) -> dict[str, Any]:
+        database = self._connect()
+        return {name: database.get_container_client(name) for name in CONTAINERS}
+
+    @contextmanager
+    def lease(self, name: str) -> Iterator[Any]:
+        """The container client `name` of a client no other caller uses until the block ends."""
+        with self._lock:
+            containers = self._idle.pop() if self._idle else None
+        if containers is None:
+            containers = self._containers()
+        try:
+            yield containers[name]
+        finally:
+            with self._lock:
+                self._idle.append(containers)
+
+
 class CosmosDocuments:
     """One Cosmos container; every call names the vault partition it works in."""
 
-    def __init__(self, container: Any, name: str) -> None:
-        self._container = container
+    def __init__(self, clients: _ClientPool, name: str) -> None:
+        self._clients = clients
         self.name = name
 
     def create(self, document: dict) -> dict:
         try:
-            return self._container.create_item(document)
+            with self._clients.lease(self.name) as container:
+                return container.create_item(document)
         except Exception as exc:  # noqa: BLE001 - translated at the boundary
             raise _translate(exc, f"{self.name} document {document.get('id')}") from exc
 
     def upsert(self, document: dict) -> dict:
         try:
-            return self._container.upsert_item(document)
+            with self._clients.lease(self.name) as container:
+                return container.upsert_item(document)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"{self.name} document {document.get('id')}") from exc
 
     def get(self, vault_id: str, doc_id: str) -> dict:
         """Point read; raises NotFound."""
         try:
-            return self._container.read_item(doc_id, partition_key=vault_id)
+            with self._clients.lease(self.name) as container:
+                return container.read_item(doc_id, partition_key=vault_id)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"{self.name} document {doc_id}") from exc
 
@@ -100,9 +145,10 @@ class CosmosDocuments:
         """Replaces the document only if it still has `etag`; raises PreconditionFailed."""
         body = {k: v for k, v in document.items() if not k.startswith("_")}
         try:
-            return self._container.replace_item(
-                document["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
-            )
+            with self._clients.lease(self.name) as container:
+                return container.replace_item(
+                    document["id"], body, etag=etag, match_condition=MatchConditions.IfNotModified
+                )
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"{self.name} document {document['id']}") from exc
 
@@ -112,7 +158,8 @@ class CosmosDocuments:
         if etag:
             kwargs = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
         try:
-            self._container.delete_item(doc_id, partition_key=vault_id, **kwargs)
+            with self._clients.lease(self.name) as container:
+                container.delete_item(doc_id, partition_key=vault_id, **kwargs)
         except exceptions.CosmosResourceNotFoundError:
             return
         except Exception as exc:  # noqa: BLE001
@@ -122,15 +169,18 @@ class CosmosDocuments:
         self, vault_id: str, where: str, parameters: dict[str, Any], *, order_by: str | None = None,
         limit: int = 100, continuation: str | None = None, select: str = "*",
     ) -> tuple[list[dict], str | None]:
-        """One page of `SELECT <select> FROM c WHERE c.vault_id = @vault_id AND (<where>)`."""
+        """One page of `SELECT <select> FROM c WHERE c.vault_id = @vault_id AND (<where>)`; the
+        continuation token of the next page is at most 2 KiB, so that it fits a query parameter."""
         sql, params = self._sql(vault_id, where, parameters, order_by, select)
         try:
-            pages = self._container.query_items(
-                sql, parameters=params, partition_key=vault_id, max_item_count=limit
-            ).by_page(continuation)
-            page = next(pages, None)
-            items = list(page) if page is not None else []
-            following = pages.continuation_token
+            with self._clients.lease(self.name) as container:
+                pages = container.query_items(
+                    sql, parameters=params, partition_key=vault_id, max_item_count=limit,
+                    continuation_token_limit=_TOKEN_KIB,
+                ).by_page(continuation)
+                page = next(pages, None)
+                items = list(page) if page is not None else []
+                following = pages.continuation_token
         except Exception as exc:  # noqa: BLE001
             if continuation and (_rejects_continuation(exc) or (_unreachable(exc) and self._answers(vault_id))):
                 raise BadRequest("the continuation token is not one this listing returned") from exc
@@ -149,7 +199,9 @@ class CosmosDocuments:
         database."""
         sql, params = self._sql(vault_id, "true", {}, None, "VALUE 1")
         try:
-            next(self._container.query_items(sql, parameters=params, partition_key=vault_id, max_item_count=1).by_page(), None)
+            with self._clients.lease(self.name) as container:
+                pages = container.query_items(sql, parameters=params, partition_key=vault_id, max_item_count=1)
+                next(pages.by_page(), None)
             return True
         except Exception:  # noqa: BLE001 - unreachable: the caller reports the original error
             return False
@@ -158,10 +210,11 @@ class CosmosDocuments:
         self, vault_id: str, where: str = "true", parameters: dict[str, Any] | None = None, *,
         order_by: str | None = None, select: str = "*",
     ) -> Iterator[Any]:
-        """Every matching item of the vault partition, lazily."""
+        """Every matching item of the vault partition, lazily (holding one client until exhausted or closed)."""
         sql, params = self._sql(vault_id, where, parameters or {}, order_by, select)
         try:
-            yield from self._container.query_items(sql, parameters=params, partition_key=vault_id)
+            with self._clients.lease(self.name) as container:
+                yield from container.query_items(sql, parameters=params, partition_key=vault_id)
         except Exception as exc:  # noqa: BLE001
             raise _translate(exc, f"{self.name} query") from exc
 
@@ -175,30 +228,38 @@ class CosmosDocuments:
         return sql, params
 
 
+# Connections kept alive for reuse by all clients of a catalog: at least as many as threads that
+# query at once (the HTTP host's requests, 8 pack workers per commit), or urllib3 discards the
+# extra ones after each request and the next request opens a new connection.
+_KEPT_CONNECTIONS = 64
+
+
 class _LoopbackTlsAdapter(requests.adapters.HTTPAdapter):
     """One prebuilt TLS context for every connection to the local emulator.
 
     Without a context of its own urllib3 reloads the system CA bundle for each new connection
-    (about 40 ms each; the local stack's server keeps connections alive, but a pool still opens
-    one per thread). Certificate
-    checks are off because the emulator's certificate is self-signed; only loopback gets this."""
+    (about 40 ms each). Certificate checks are off because the emulator's certificate is
+    self-signed; only loopback gets this."""
 
     def __init__(self) -> None:
         self._context = ssl.create_default_context()
         self._context.check_hostname = False
         self._context.verify_mode = ssl.CERT_NONE
-        super().__init__()
+        super().__init__(pool_maxsize=_KEPT_CONNECTIONS)
 
     def init_poolmanager(self, *args, **kwargs):
         kwargs["ssl_context"] = self._context
         return super().init_poolmanager(*args, **kwargs)
 
 
-def _loopback_transport() -> RequestsTransport:
+def _shared_session(loopback: bool) -> requests.Session:
     session = requests.Session()
-    session.trust_env = False  # no proxy or ~/.netrc lookups on every request to loopback
-    session.mount("https://", _LoopbackTlsAdapter())
-    return RequestsTransport(session=session, session_owner=False)
+    if loopback:
+        session.trust_env = False  # no proxy or ~/.netrc lookups on every request to loopback
+        session.mount("https://", _LoopbackTlsAdapter())
+    else:
+        session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=_KEPT_CONNECTIONS))
+    return session
 
 
 class CosmosCatalog:
@@ -209,16 +270,18 @@ class CosmosCatalog:
             credential: Any = connection.key
         else:
             credential = managed_identity_credential(connection.managed_identity_client_id)
+        session = _shared_session(connection.is_loopback)
         # The local emulator uses a self-signed certificate; skip verification only on loopback.
-        if connection.is_loopback:
-            client = CosmosClient(
-                connection.endpoint, credential=credential, connection_verify=False, transport=_loopback_transport()
-            )
-        else:
-            client = CosmosClient(connection.endpoint, credential=credential)
-        db = client.get_database_client(database)
+        verify = {"connection_verify": False} if connection.is_loopback else {}
+
+        def connect() -> Any:
+            transport = RequestsTransport(session=session, session_owner=False)
+            client = CosmosClient(connection.endpoint, credential=credential, transport=transport, **verify)
+            return client.get_database_client(database)
+
+        clients = _ClientPool(connect)
         for name in CONTAINERS:
-            setattr(self, name, CosmosDocuments(db.get_container_client(name), name))
+            setattr(self, name, CosmosDocuments(clients, name))
 
     vaults: CosmosDocuments
     instances: CosmosDocuments

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from shared.formats import blob_names
+
+from shared.formats import bounded_json
 
 MAX_MESSAGE_BYTES = 48 * 1024
 _HEX32 = r"^[0-9a-f]{32}$"
-_BLOB_NAME = r"^(packs|snapshots|commits|keys)/[0-9A-Za-z._-]{1,128}$"
 
 
 class MessageError(ValueError):
@@ -26,7 +28,8 @@ class CommitMessage(_Message):
     vault_id: str = Field(pattern=_HEX32)
     instance_id: str = Field(pattern=_HEX32)
     recovery_point_id: str = Field(pattern=_HEX32)
-    commit_blob: str = Field(pattern=r"^commits/[0-9a-f]{32}$")
+    # Any commit name, the legacy digest-less one too: the catalog rejects that with a reason.
+    commit_blob: str = Field(pattern=blob_names.ANY_COMMIT_PATTERN)
     enqueued_at: datetime
 
 
@@ -37,12 +40,13 @@ class ReplicationMessage(_Message):
     op: Literal["copy", "delete"]
     blobs: list[str] = Field(default_factory=list, max_length=400)
 
-    def model_post_init(self, __context) -> None:
-        import re
-
-        for name in self.blobs:
-            if not re.match(_BLOB_NAME, name):
+    @field_validator("blobs")
+    @classmethod
+    def _layout_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not blob_names.in_layout(name):
                 raise ValueError(f"invalid blob name {name!r}")
+        return names
 
 
 class UsageEvent(_Message):
@@ -69,7 +73,9 @@ def decode(model: type[_Message], body: bytes | str):
     if len(raw) > MAX_MESSAGE_BYTES:
         raise MessageError(f"message of {len(raw)} bytes exceeds the {MAX_MESSAGE_BYTES}-byte limit")
     try:
-        payload = json.loads(raw)
+        payload = bounded_json.parse(raw)
+    except bounded_json.JsonTooDeep as exc:
+        raise MessageError(f"message body is {exc}") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise MessageError("message body is not JSON") from exc
     if not isinstance(payload, dict):

@@ -1,4 +1,4 @@
-"""The commit manifest (`commits/<recovery_point_id>`, JSON, version 1) as a pydantic model."""
+"""The commit manifest (`commits/<recovery_point_id>.<sha256>`, JSON, version 2; version 1 read only) as a pydantic model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from shared.formats import blob_names
+
 HexId = Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
-PackName = Annotated[str, Field(pattern=r"^packs/[0-9a-f]{64}$")]
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+PackName = Annotated[str, Field(pattern=blob_names.PACK_PATTERN)]
 Count = Annotated[int, Field(ge=0)]
 
 
@@ -16,10 +19,11 @@ class _Strict(BaseModel):
 
 
 class SnapshotRef(_Strict):
-    """The snapshot blob of the recovery point and its size in bytes."""
+    """The snapshot blob of the recovery point, its size in bytes and (from version 2) its SHA-256."""
 
     name: str
     size: Count
+    sha256: Sha256 | None = None
 
 
 class PackRef(_Strict):
@@ -48,7 +52,7 @@ class CommitSummary(_Strict):
 class CommitManifest(_Strict):
     """Everything the catalog checks before a recovery point exists (docs/design.md)."""
 
-    version: Literal[1] = 1
+    version: Literal[1, 2] = 2
     recovery_point_id: HexId
     instance_id: HexId
     client_time: AwareDatetime
@@ -59,8 +63,10 @@ class CommitManifest(_Strict):
 
     @model_validator(mode="after")
     def _check_references(self) -> CommitManifest:
-        if self.snapshot.name != f"snapshots/{self.recovery_point_id}":
+        if self.snapshot.name != blob_names.snapshot_name(self.recovery_point_id):
             raise ValueError("the snapshot must be snapshots/<recovery_point_id>")
+        if self.version >= 2 and self.snapshot.sha256 is None:
+            raise ValueError("a version 2 manifest names the snapshot's sha256")
         names = [pack.name for pack in self.packs]
         if names != sorted(set(names)):
             raise ValueError("packs must be sorted by name and unique")

@@ -46,6 +46,8 @@ def authenticate(rt, authorization: str | None) -> Principal:
         if instance and instance.get("type") == "instance" and credentials.matches(
             parsed.token, instance.get("token_sha256")
         ):
+            if instance.get("revoked_at"):
+                raise Unauthorized("this machine was revoked from the vault; register it again to back up")
             return Principal("instance", parsed.vault_id, parsed.instance_id)
         raise Unauthorized("invalid credential")
     vault = rt.catalog.vaults.find(parsed.vault_id, parsed.vault_id)

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 
 from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
 from shared.errors import CommitRejected, Conflict, PreconditionFailed
+from shared.formats import blob_names
 from shared.services import pack_refs
 from shared.services.commit_checks import check_pack, check_pack_size, check_snapshot, load_manifest
 from shared.services.vaults import container_name
@@ -37,7 +38,7 @@ def catalog_commit(rt, message: CommitMessage) -> str:
             return _settled(rt, vault, rp)  # another delivery committed it since the first read
         container = container_name(vault["id"])
         check_snapshot(rt, container, manifest)
-        known = pack_refs.pack_documents(rt, vault["id"], [p.name.removeprefix("packs/") for p in manifest.packs])
+        known = pack_refs.pack_documents(rt, vault["id"], [blob_names.parse_pack(p.name) for p in manifest.packs])
         with ThreadPoolExecutor(PACK_WORKERS) as pool:
             created = list(pool.map(lambda pack: _reference_pack(rt, vault["id"], rp["id"], container, pack, known),
                                     manifest.packs))
@@ -72,7 +73,7 @@ def _reference_pack(rt, vault_id: str, rp_id: str, container: str, declared, kno
     A pack without a document is measured before the touch creates one, so that the document
     holds the blob's size and a pack that is missing or of another size gets none.
     """
-    name = declared.name.removeprefix("packs/")
+    name = blob_names.parse_pack(declared.name)
     doc = known.get(name)
     # A known document is only replaced, keeping its size; should it vanish meanwhile, the touch
     # creates it with the declared size, which the check below confirms or the rejection removes.
@@ -88,6 +89,8 @@ def _validate_identity(rt, vault: dict, message: CommitMessage):
     instance = rt.catalog.instances.find(vault["id"], message.instance_id)
     if instance is None or instance.get("type") != "instance":
         raise CommitRejected(f"instance {message.instance_id} does not belong to the vault")
+    if instance.get("revoked_at"):
+        raise CommitRejected(f"instance {message.instance_id} was revoked; its sessions can no longer commit")
     session = rt.catalog.sessions.find(vault["id"], message.recovery_point_id)
     if session is None or session.get("kind") != "backup" or session.get("instance_id") != message.instance_id:
         raise CommitRejected("the commit does not belong to a backup session of this instance")
@@ -108,7 +111,7 @@ def _pending(rt, vault: dict, message: CommitMessage, manifest, rp: dict | None)
         "instance_id": message.instance_id, "state": "pending", "received_at": rt.clock().isoformat(),
         "created": None, "client_time": manifest.client_time.isoformat(),
         "summary": manifest.summary.model_dump(), "key_id": manifest.key_id,
-        "snapshot": {"name": manifest.snapshot.name, "size": manifest.snapshot.size},
+        "snapshot": manifest.snapshot.model_dump(),
         "commit_blob": message.commit_blob, "pack_count": len(manifest.packs),
         "stored_bytes": sum(p.size for p in manifest.packs) + manifest.snapshot.size,
     }
@@ -178,11 +181,18 @@ def _note_last_backup(rt, vault_id: str, rp: dict) -> None:
             pass  # a concurrent commit of the same instance wrote a value just as good
 
 
+def protected_bytes(rp: dict) -> int:
+    """The size a point is billed on: the client's front-end size, but never less than the stored
+    bytes the catalog measured for it (every pack it references, and its snapshot), so that a
+    machine cannot declare itself into a cheaper fee tier."""
+    return max(int(rp["summary"].get("bytes", 0)), int(rp.get("stored_bytes") or 0))
+
+
 def _fan_out(rt, vault: dict, rp: dict) -> None:
     """Enqueues metering (and replication for GRS); both consumers are idempotent."""
     event = UsageEvent(
         event_id=f"backup:{rp['id']}", vault_id=vault["id"], instance_id=rp["instance_id"], kind="backup",
-        occurred_at=rp["created"], bytes=rp["summary"].get("bytes", 0), transactions=rp.get("transactions", 0),
+        occurred_at=rp["created"], bytes=protected_bytes(rp), transactions=rp.get("transactions", 0),
     )
     rt.queues.send(rt.settings.metering_queue, encode(event))
     if vault["redundancy"] == "GRS" and rt.secondary_blobs is not None and not rp.get("replicated_at"):

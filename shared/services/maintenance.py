@@ -1,4 +1,4 @@
-"""The daily maintenance run over every vault: retention, purge, then garbage collection."""
+"""The daily maintenance run over every vault: retention, purge, garbage collection, then retired keys."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from shared.services.garbage_collection import collect_garbage
 from shared.services.metering import refresh_stored
 from shared.services.purge import purge_expired
 from shared.services.retention_run import apply_retention
+from shared.services.vault_keys import collect_retired_keys
 from shared.services.vaults import all_vault_ids
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,8 @@ def run_maintenance(rt) -> dict:
                 "retention": apply_retention(rt, vault),
                 "purged": purge_expired(rt, vault),
                 "garbage": collect_garbage(rt, vault),
+                # After purge: a key is released only once no remaining point names it.
+                "retired_keys_released": collect_retired_keys(rt, vault),
             }
             # Sweeps send no usage event; refreshing here also gives every day a stored figure.
             refresh_stored(rt, vault)

@@ -19,9 +19,7 @@ _DAY_FIGURES = (
     "backups", "backup_bytes", "backup_bytes_max", "restores", "restore_bytes", "egress_bytes",
     "replicated_bytes", "transactions",
 )
-# Blob prefixes that are stored data; keys and commit manifests are a few KiB and not counted,
-# on either side, so that a fully replicated vault stores as much in both regions.
-_STORED_PREFIXES = ("packs/", "snapshots/")
+LISTING_ID = "listing:primary"  # the last maintenance run's measure of the primary container
 
 
 def day_id(instance_id: str | None, day: date) -> str:
@@ -150,7 +148,37 @@ def refresh_stored(rt, vault: dict) -> dict:
             continue
 
 
+def latest_stored_bytes(rt, vault_id: str) -> int:
+    """The primary region's stored bytes as last recorded (0 before the first figure): one query."""
+    latest = list(rt.catalog.usage.query(
+        vault_id, "c.type = 'stored'", select="TOP 1 c.stored_bytes_primary", order_by="c.date DESC",
+    ))
+    return int(latest[0].get("stored_bytes_primary") or 0) if latest else 0
+
+
 def stored_bytes_primary(rt, vault_id: str) -> int:
+    """Every blob the container holds: what the catalog accounts for, plus what the last listing
+    found beyond that (manifests, keys, uploads no commit claimed, blobs outside the layout)."""
+    listing = rt.catalog.usage.find(vault_id, LISTING_ID)
+    return catalog_bytes(rt, vault_id) + (listing["unaccounted_bytes"] if listing else 0)
+
+
+def record_listing(rt, vault: dict, listing) -> None:
+    """Records the maintenance run's measure: the listing's bytes the catalog does not account for.
+
+    Taken before the run deletes blobs outside the layout, so those are billed for the day they
+    are found; the next run's listing drops them.
+    """
+    accounted = catalog_bytes(rt, vault["id"])
+    rt.catalog.usage.upsert({
+        "id": LISTING_ID, "vault_id": vault["id"], "type": "listing", "at": rt.clock().isoformat(),
+        "listed_bytes": listing.listed_bytes, "accounted_bytes": accounted,
+        "unaccounted_bytes": max(0, listing.listed_bytes - accounted),
+        "junk_blobs": listing.junk_blobs, "junk_bytes": listing.junk_bytes,
+    })
+
+
+def catalog_bytes(rt, vault_id: str) -> int:
     """Pack blobs (every pack document: live, condemned or being swept) plus kept snapshots."""
     packs = _sum(rt.catalog.packs.query(vault_id, "c.type = 'pack'", select="VALUE SUM(c.size)"))
     snapshots = _sum(rt.catalog.recovery_points.query(
@@ -164,10 +192,7 @@ def stored_bytes_secondary(rt, vault: dict) -> int:
     """What the paired-region container actually holds (a listing is exact); 0 unless GRS."""
     if vault.get("redundancy") != "GRS" or rt.secondary_blobs is None:
         return 0
-    container = container_name(vault["id"])
-    return sum(
-        blob.size for prefix in _STORED_PREFIXES for blob in rt.secondary_blobs.list_blobs(container, prefix)
-    )
+    return sum(blob.size for blob in rt.secondary_blobs.list_blobs(container_name(vault["id"]), ""))
 
 
 def _secondary_or_last(rt, vault: dict, day: date, doc: dict | None) -> int:

@@ -9,7 +9,8 @@ from pydantic import BaseModel
 from shared.services.instances import InstanceRegister
 from shared.services.policies import PolicyRequest
 from shared.services.recovery_points import RecoveryPointQuery
-from shared.services.sessions import CommitRequest, RestoreComplete, RestoreRequest, VaultKeyRequest
+from shared.services.sessions import CommitRequest, RestoreComplete, RestoreRequest
+from shared.services.vault_keys import VaultKeyRequest
 from shared.services.vaults import VaultCreate, VaultUpdate
 
 _HEX32 = {"type": "string", "pattern": "^[0-9a-f]{32}$"}
@@ -26,6 +27,14 @@ OPERATIONS: list[tuple] = [
     ("get", "/vaults/{vault}/instances", "listInstances", "List a vault's machines", "admin", None, {"vault": _VAULT}, None, 200),
     ("get", "/vaults/{vault}/instances/{instance}", "getInstance", "Get a machine", "admin", None,
      {"vault": _VAULT, "instance": _HEX32}, None, 200),
+    ("post", "/vaults/{vault}/instances/{instance}/revoke", "revokeInstance",
+     "Revoke a machine: its token stops working, its sessions cannot commit", "admin", None,
+     {"vault": _VAULT, "instance": _HEX32}, None, 200),
+    ("post", "/vaults/{vault}/instances/{instance}/token", "rotateInstanceToken",
+     "Issue a new token for a machine; the old one stops working", "admin", None,
+     {"vault": _VAULT, "instance": _HEX32}, None, 200),
+    ("post", "/vaults/{vault}/registration-key", "issueRegistrationKey",
+     "Issue a new registration key; the old one stops working", "admin", None, {"vault": _VAULT}, None, 200),
     ("get", "/vaults/{vault}/policy", "getPolicy", "Get retention policies", "admin", None, {"vault": _VAULT}, None, 200),
     ("put", "/vaults/{vault}/policy", "putPolicy", "Set a retention policy and apply it", "admin", PolicyRequest,
      {"vault": _VAULT}, None, 200),
@@ -42,6 +51,8 @@ OPERATIONS: list[tuple] = [
     ("post", "/backup-sessions", "openBackupSession", "Open a backup session (create-only SAS)", "instance", None, {}, None, 201),
     ("post", "/backup-sessions/{session}/commit", "commitBackupSession", "Enqueue the session's commit", "instance",
      CommitRequest, {"session": _HEX32}, None, 202),
+    ("delete", "/backup-sessions/{session}", "abandonBackupSession", "End a session that will not commit",
+     "instance", None, {"session": _HEX32}, None, 200),
     ("put", "/vault-key", "setVaultKey", "Record the current wrapped-key blob", "instance", VaultKeyRequest, {}, None, 200),
     ("post", "/restore-sessions", "openRestoreSession", "Open a restore session (read-only SAS)", "instance",
      RestoreRequest, {}, None, 201),
@@ -66,13 +77,13 @@ def _items(item: dict, paged: bool = False) -> dict:
 
 _S, _N, _I = {"type": "string"}, {"type": ["string", "null"]}, {"type": "integer"}
 _VAULT_VIEW = _object({"vault_id": _HEX32, "name": _S, "redundancy": {"enum": ["LRS", "GRS"]}, "soft_delete_days": _I,
-                       "time_zone": _S, "created": _S, "key_id": _N})
+                       "time_zone": _S, "created": _S, "key_id": _N}, {"limits": {"type": "object"}})
 _INSTANCE_VIEW = _object({"instance_id": _HEX32, "vault_id": _HEX32, "name": _S, "registered_at": _S},
-                         {"last_backup": {}})
+                         {"last_backup": {}, "revoked_at": _N, "token_rotated_at": _N})
 _RECOVERY_POINT = _object(
     {"id": _HEX32, "vault_id": _HEX32, "instance_id": _HEX32, "state": {"enum": ["pending", "committed", "rejected", "deleted"]},
      "created": _N, "files": _I, "bytes": _I},
-    {"instance_name": _N, "client_time": _N, "summary": {"type": "object"}, "snapshot": {}, "key_id": _N,
+    {"instance_name": _N, "client_time": _N, "summary": {"type": "object"}, "snapshot": {}, "commit_blob": _N, "key_id": _N,
      "replicated_at": _N, "replication_lag_seconds": {"type": ["number", "null"]}, "rejected_reason": _N,
      "deleted_at": _N},
 )
@@ -85,7 +96,9 @@ RESPONSES: dict[str, dict] = {
     "createVault": _object({**_VAULT_VIEW["properties"], "admin_key": _S, "registration_key": _S}),
     "listVaults": _items(_VAULT_VIEW),
     "getVault": _VAULT_VIEW, "updateVault": _VAULT_VIEW,
-    "listInstances": _items(_INSTANCE_VIEW), "getInstance": _INSTANCE_VIEW,
+    "listInstances": _items(_INSTANCE_VIEW), "getInstance": _INSTANCE_VIEW, "revokeInstance": _INSTANCE_VIEW,
+    "rotateInstanceToken": _object({**_INSTANCE_VIEW["properties"], "vault_name": _S, "token": _S}),
+    "issueRegistrationKey": _object({**_VAULT_VIEW["properties"], "registration_key": _S}),
     "registerInstance": _object({**_INSTANCE_VIEW["properties"], "vault_name": _S, "token": _S}),
     "getPolicy": _object({"vault_id": _HEX32, "default": {"anyOf": [_POLICY, {"type": "null"}]},
                           "instances": {"type": "object", "additionalProperties": _POLICY}}),
@@ -99,6 +112,7 @@ RESPONSES: dict[str, dict] = {
     "openBackupSession": _object({**_SAS_SESSION, "recovery_point_id": _HEX32,
                                   "condemned_packs": {"type": "array", "items": _S}}),
     "commitBackupSession": _object({"recovery_point_id": _HEX32, "state": {"const": "pending"}}),
+    "abandonBackupSession": _object({"session_id": _HEX32, "state": {"const": "abandoned"}}),
     "setVaultKey": _object({"key_id": _HEX32}),
     "openRestoreSession": _object({**_SAS_SESSION, "recovery_point": _RECOVERY_POINT}),
     "completeRestoreSession": _object({"session_id": _HEX32, "bytes": _I}),
@@ -116,7 +130,14 @@ CONFLICTS: dict[str, dict[str, str]] = {
     "deleteRecoveryPoint": {"409": "the recovery point is not committed", "412": "changed concurrently; retry"},
     "undeleteRecoveryPoint": {"409": "not deleted, or its soft-delete period has ended",
                               "412": "changed concurrently; retry"},
-    "commitBackupSession": {"409": "the backup session has expired"},
+    "registerInstance": {"409": "the vault has a machine of this name"},
+    "revokeInstance": {"412": "changed concurrently; retry"},
+    "rotateInstanceToken": {"409": "the machine is revoked", "412": "changed concurrently; retry"},
+    "issueRegistrationKey": {"412": "changed concurrently; retry"},
+    "openBackupSession": {"429": "the machine has its most open sessions, or the vault is over its quota"},
+    "commitBackupSession": {"409": "the backup session has ended or expired",
+                            "429": "the machine has committed its most backups this hour"},
+    "abandonBackupSession": {"409": "the backup session has been committed"},
     "setVaultKey": {"409": "the vault key changed since it was read"},
     "openRestoreSession": {"409": "the point is not committed, or has no paired-region copy"},
 }
@@ -139,7 +160,18 @@ def _query_parameters(query) -> list[dict]:
     ]
 
 
-def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, query, status) -> dict:
+_COMPONENT = "#/components/schemas/{model}"
+
+
+def _body_schema(body: type[BaseModel], components: dict[str, dict]) -> dict:
+    """The body's schema, its nested models moved to `components` (a `$defs` inside an operation
+    cannot be referenced from there)."""
+    schema = body.model_json_schema(ref_template=_COMPONENT)
+    components.update(schema.pop("$defs", {}))
+    return schema
+
+
+def _operation(components: dict[str, dict], op_id, summary, who, body: type[BaseModel] | None, path_params, query, status) -> dict:
     operation: dict = {
         "operationId": op_id, "summary": summary,
         "parameters": [
@@ -158,7 +190,7 @@ def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, q
             operation["responses"][code] = {"description": text, "content": {"application/json": {"schema": _ERROR}}}
     if body is not None:
         operation["requestBody"] = {
-            "required": True, "content": {"application/json": {"schema": body.model_json_schema()}},
+            "required": True, "content": {"application/json": {"schema": _body_schema(body, components)}},
         }
         operation["responses"]["400"] = {"description": "invalid body", "content": {"application/json": {"schema": _ERROR}}}
     return operation
@@ -167,12 +199,13 @@ def _operation(op_id, summary, who, body: type[BaseModel] | None, path_params, q
 @lru_cache(maxsize=1)
 def openapi_document() -> dict:
     paths: dict[str, dict] = {}
+    components: dict[str, dict] = {}
     for method, path, op_id, summary, who, body, path_params, query, status in OPERATIONS:
-        paths.setdefault(path, {})[method] = _operation(op_id, summary, who, body, path_params, query, status)
+        paths.setdefault(path, {})[method] = _operation(components, op_id, summary, who, body, path_params, query, status)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Cloud backup service API", "version": "1.0.0"},
         "servers": [{"url": "/api"}],
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": components},
     }

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.domain import continuation_tokens
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.services.auth import Principal
 from shared.services.instances import instance_names
@@ -22,8 +23,12 @@ class RecoveryPointQuery(BaseModel):
     since: datetime | None = None
     until: datetime | None = None
     limit: int = Field(default=100, ge=1, le=1000)
-    # Cosmos continuation tokens are printable ASCII; the token travels back in an HTTP header.
-    continuation: str | None = Field(default=None, max_length=4096, pattern=r"^[\x20-\x7e]+$")
+    # The service's own envelopes (shared/domain/continuation_tokens.py), url-safe ASCII.
+    continuation: str | None = Field(
+        default=None, max_length=continuation_tokens.MAX_LENGTH, pattern=r"^[\x20-\x7e]+$",
+        description="the `continuation` of the previous page of this same listing (same vault and filters), "
+                    "unchanged; any other token answers 400",
+    )
 
 
 def public_view(rp: dict, names: dict[str, str] | None = None) -> dict:
@@ -33,7 +38,7 @@ def public_view(rp: dict, names: dict[str, str] | None = None) -> dict:
         "instance": rp["instance_id"], "instance_name": (names or {}).get(rp["instance_id"]),
         "state": rp["state"], "created": rp["created"], "client_time": rp.get("client_time"),
         "files": summary.get("files", 0), "bytes": summary.get("bytes", 0), "summary": summary,
-        "snapshot": rp.get("snapshot"), "key_id": rp.get("key_id"),
+        "snapshot": rp.get("snapshot"), "commit_blob": rp.get("commit_blob"), "key_id": rp.get("key_id"),
         "replicated_at": rp.get("replicated_at"),
         "replication_lag_seconds": rp.get("replication_lag_seconds"),
         "rejected_reason": rp.get("rejected_reason"), "deleted_at": rp.get("deleted_at"),
@@ -69,12 +74,15 @@ def list_recovery_points(rt, principal: Principal, query: RecoveryPointQuery) ->
     if query.until:
         clauses.append("c.created < @until")
         params["until"] = query.until.isoformat()
-    items, continuation = rt.catalog.recovery_points.query_page(
-        vault_id, " AND ".join(clauses), params, order_by="c.created DESC",
-        limit=query.limit, continuation=query.continuation,
+    where = " AND ".join(clauses)
+    scope = continuation_tokens.listing_scope("recovery-points", vault_id, where=where, **params)
+    items, following = rt.catalog.recovery_points.query_page(
+        vault_id, where, params, order_by="c.created DESC",
+        limit=query.limit, continuation=continuation_tokens.open_token(query.continuation, scope),
     )
     names = instance_names(rt, vault_id)
-    return {"items": [public_view(rp, names) for rp in items], "continuation": continuation}
+    return {"items": [public_view(rp, names) for rp in items],
+            "continuation": continuation_tokens.seal(following, scope)}
 
 
 def find_recovery_point(rt, vault_id: str, rp_id: str) -> dict:

@@ -8,7 +8,9 @@ from datetime import datetime
 
 from shared.domain.messages import ReplicationMessage, UsageEvent, encode
 from shared.errors import NotFound, PreconditionFailed, ServiceError
+from shared.formats import blob_names
 from shared.services.pack_refs import packs_of
+from shared.services.vault_keys import kept_key_ids
 from shared.services.vaults import container_name
 
 log = logging.getLogger(__name__)
@@ -46,14 +48,14 @@ def replicate(rt, message: ReplicationMessage) -> None:
     _replicate_recovery_point(rt, vault, message.recovery_point_id)
 
 
-def _drop_replaced_key(rt, vault_id: str, name: str) -> None:
-    """Removes a copied key blob that the vault replaced meanwhile.
+def _drop_released_key(rt, vault_id: str, name: str) -> None:
+    """Removes a copied key blob that the vault no longer keeps.
 
-    A passphrase change deletes the old wrapped key so the old passphrase stops working; a copy
-    racing with that delete must not leave the old key behind in the paired region.
+    A retired key is released (deleted in both regions) once no point names it; a copy racing
+    with that delete must not leave the key behind in the paired region.
     """
     vault = rt.catalog.vaults.get(vault_id, vault_id)
-    if f"keys/{vault.get('key_id')}" != name:
+    if blob_names.parse_key(name) not in kept_key_ids(vault):
         rt.secondary_blobs.delete_blob(container_name(vault_id), name)
 
 
@@ -81,9 +83,11 @@ def _blobs_of(rt, vault: dict, rp: dict) -> list[tuple[str, int | None]]:
     blobs: list[tuple[str, int | None]] = []
     for pack in packs_of(rt, vault["id"], rp["id"]):
         pack_doc = rt.catalog.packs.find(vault["id"], pack)
-        blobs.append((f"packs/{pack}", pack_doc.get("size") if pack_doc else None))
-    if vault.get("key_id"):
-        blobs.append((f"keys/{vault['key_id']}", None))
+        blobs.append((blob_names.pack_name(pack), pack_doc.get("size") if pack_doc else None))
+    # The key the point was made under (kept while it exists) and the current one.
+    kept = kept_key_ids(vault)
+    for key_id in sorted({rp.get("key_id"), vault.get("key_id")} & kept):
+        blobs.append((blob_names.key_name(key_id), None))
     blobs.append((rp["snapshot"]["name"], rp["snapshot"]["size"]))
     blobs.append((rp["commit_blob"], None))
     return blobs
@@ -95,8 +99,8 @@ def _copy_blobs(rt, vault: dict, rp: dict) -> dict[str, int]:
     # One probe first: with the paired region down, every pack's copy would spend the SDK's
     # retries (about 14 s each) before the attempt fails; the probe fails the attempt after one.
     rt.secondary_blobs.blob_size(container_name(vault["id"]), blobs[-1][0])
-    packs = [b for b in blobs if b[0].startswith("packs/")]
-    rest = [b for b in blobs if not b[0].startswith("packs/")]
+    packs = [b for b in blobs if blob_names.parse_pack(b[0])]
+    rest = [b for b in blobs if not blob_names.parse_pack(b[0])]
     sizes: dict[str, int] = {}
     with ThreadPoolExecutor(max_workers=_COPY_WORKERS) as pool:
         copied = list(pool.map(lambda blob: _copy_one(rt, vault, *blob, rp_id=rp["id"]), packs))
@@ -110,21 +114,21 @@ def _copy_one(rt, vault: dict, name: str, expected_size: int | None = None,
     """Copies one blob and checks the copy against the catalog's size; (name, None) if skipped."""
     container = container_name(vault["id"])
     try:
-        pack_sha = name.removeprefix("packs/") if name.startswith("packs/") else None
+        pack_sha = blob_names.parse_pack(name)
         _check_pack_name(rt, container, name, rt.primary_blobs.copy_to(container, name, rt.secondary_blobs, pack_sha))
     except NotFound:
-        if rp_id is not None and not name.startswith("keys/"):
+        if rp_id is not None and blob_names.parse_key(name) is None:
             # The point is not purged (its references hold its packs), so the primary should have
             # it: retried, then poisoned with this reason for an operator, never marked replicated.
             raise ServiceError(f"blob {name} of recovery point {rp_id} is missing from the primary") from None
-        # A key replaced by a passphrase change meanwhile; the change enqueues the new key's copy.
+        # A key released meanwhile (no point names it any more).
         log.info("blob %s of vault %s is gone from the primary; not copied", name, vault["id"])
         return name, None
     copied_size = rt.secondary_blobs.blob_size(container, name)
     if copied_size is None or (expected_size is not None and copied_size != expected_size):
         raise ServiceError(f"the copy of {name} has {copied_size} bytes; the catalog records {expected_size}")
-    if name.startswith("keys/"):
-        _drop_replaced_key(rt, vault["id"], name)
+    if blob_names.parse_key(name) is not None:
+        _drop_released_key(rt, vault["id"], name)
     return name, copied_size
 
 
@@ -134,7 +138,7 @@ def _check_pack_name(rt, container: str, name: str, sha256: str) -> None:
     The copy matches its source, so the primary's blob is damaged: the message is retried, then
     poisoned with this reason for an operator, and the point is never marked replicated.
     """
-    if name.startswith("packs/") and sha256 != name.removeprefix("packs/"):
+    if blob_names.parse_pack(name) not in (None, sha256):
         rt.secondary_blobs.delete_blob(container, name)
         raise ServiceError(f"pack {name} in the primary is damaged: its SHA-256 is {sha256}; not replicated")
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from shared.domain.retention import apply_policy
 from shared.errors import PreconditionFailed
-from shared.services.policies import effective_policy
+from shared.services.policy_documents import effective_policy
 
 log = logging.getLogger(__name__)
 

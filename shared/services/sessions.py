@@ -1,4 +1,4 @@
-"""Opens backup and restore sessions (short-lived SAS), accepts commits and records the vault key."""
+"""Opens backup and restore sessions (short-lived SAS) and ends them: a commit, an abandon, a completed restore."""
 
 from __future__ import annotations
 
@@ -9,27 +9,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.adapters.blob_account import backup_permissions, restore_permissions
 from shared.domain import credentials
-from shared.domain.messages import CommitMessage, ReplicationMessage, UsageEvent, encode
+from shared.domain.messages import CommitMessage, UsageEvent, encode
 from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed, StorageUnavailable
+from shared.formats import blob_names
+from shared.services import limits
 from shared.services.auth import Principal
-from shared.services.metering import record_usage
+from shared.services.metering import latest_stored_bytes, record_usage
 from shared.services.pack_refs import packs_of
 from shared.services.recovery_points import find_recovery_point, public_view
 from shared.services.vaults import container_name
 
 RESTORE_SESSION_HOURS = 24
-_KEY_ID = r"^[0-9a-f]{32}$"
 
 
 class CommitRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    commit_blob: str = Field(pattern=r"^commits/[0-9a-f]{32}$")
-
-
-class VaultKeyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    key_id: str = Field(pattern=_KEY_ID)
-    previous_key_id: str | None = Field(default=None, pattern=_KEY_ID)
+    # commits/<session_id>.<sha256 of the manifest>: the digest the catalog checks the blob against.
+    commit_blob: str = Field(pattern=blob_names.COMMIT_PATTERN)
 
 
 class RestoreRequest(BaseModel):
@@ -43,12 +39,15 @@ class RestoreComplete(BaseModel):
     bytes: int = Field(ge=0, le=1 << 60)
 
 
-def _open(rt, principal: Principal, kind: str, hours: float, extra: dict) -> dict:
+def _open(rt, principal: Principal, kind: str, hours: float, extra: dict, vault: dict | None = None) -> dict:
+    """Creates the session document; a backup session first takes one of the machine's slots."""
     now = rt.clock()
+    session_id, expires = credentials.new_id(), now + timedelta(hours=hours)
+    slot = limits.take_session_slot(rt, vault, principal.instance_id, session_id, expires) if vault else None
     session = {
-        "id": credentials.new_id(), "vault_id": principal.vault_id, "type": "session", "kind": kind,
+        "id": session_id, "vault_id": principal.vault_id, "type": "session", "kind": kind,
         "instance_id": principal.instance_id, "opened_at": now.isoformat(),
-        "expires_at": (now + timedelta(hours=hours)).isoformat(), **extra,
+        "expires_at": expires.isoformat(), "slot": slot, **extra,
     }
     return rt.catalog.sessions.create(session)
 
@@ -70,9 +69,9 @@ def condemned_packs(rt, vault_id: str) -> list[str]:
     doomed = {pack for pack, state in documented.items() if state != "live"}
     horizon = timedelta(hours=rt.settings.gc_grace_hours - rt.settings.backup_session_hours)
     cutoff = rt.clock() - horizon
-    for listing in rt.primary_blobs.list_blobs(container_name(vault_id), "packs/"):
-        pack = listing.name.removeprefix("packs/")
-        if pack not in documented and listing.last_modified < cutoff:
+    for listing in rt.primary_blobs.list_blobs(container_name(vault_id), blob_names.PACKS):
+        pack = blob_names.parse_pack(listing.name)
+        if pack is not None and pack not in documented and listing.last_modified < cutoff:
             doomed.add(pack)
     return sorted(doomed)
 
@@ -80,8 +79,9 @@ def condemned_packs(rt, vault_id: str) -> list[str]:
 def open_backup_session(rt, principal: Principal) -> dict:
     principal.require("instance")
     vault = rt.catalog.vaults.get(principal.vault_id, principal.vault_id)
+    limits.check_quota(rt, vault, latest_stored_bytes(rt, vault["id"]))
     hours = rt.settings.backup_session_hours
-    session = _open(rt, principal, "backup", hours, {})
+    session = _open(rt, principal, "backup", hours, {}, vault)
     container = container_name(vault["id"])
     sas = rt.primary_blobs.container_sas(container, backup_permissions(), timedelta(hours=hours))
     return {
@@ -93,45 +93,47 @@ def open_backup_session(rt, principal: Principal) -> dict:
 
 
 def commit_backup_session(rt, principal: Principal, session_id: str, request: CommitRequest) -> dict:
+    """Enqueues the session's one commit; asking again for the same manifest enqueues nothing more."""
     principal.require("instance")
     session = _own_session(rt, principal, session_id, "backup")
-    if request.commit_blob != f"commits/{session_id}":
-        raise BadRequest("commit_blob must be commits/<session_id>")
+    if blob_names.parse_commit(request.commit_blob).recovery_point_id != session_id:
+        raise BadRequest("commit_blob must be commits/<session_id>.<sha256 of the manifest>")
+    accepted = {"recovery_point_id": session_id, "state": "pending"}
+    if session.get("commit_blob") == request.commit_blob:
+        return accepted  # a retry of a request whose answer was lost
+    if session.get("commit_blob") or session.get("abandoned_at"):
+        raise Conflict("this backup session has already ended; run the backup again")
     if rt.clock() > datetime.fromisoformat(session["expires_at"]):
         raise Conflict("the backup session has expired; run the backup again")
+    vault = rt.catalog.vaults.get(principal.vault_id, principal.vault_id)
+    limits.count_commit(rt, vault, principal.instance_id)
     message = CommitMessage(
         vault_id=principal.vault_id, instance_id=principal.instance_id, recovery_point_id=session_id,
         commit_blob=request.commit_blob, enqueued_at=rt.clock(),
     )
     rt.queues.send(rt.settings.commit_queue, encode(message))
-    return {"recovery_point_id": session_id, "state": "pending"}
+    _end(rt, session, commit_blob=request.commit_blob, commit_requested_at=rt.clock().isoformat())
+    return accepted
 
 
-def set_vault_key(rt, principal: Principal, request: VaultKeyRequest) -> dict:
-    """Compare-and-set of the vault's current wrapped-key blob; the old blob is then deleted."""
+def abandon_backup_session(rt, principal: Principal, session_id: str) -> dict:
+    """Ends a session that will not commit (the client failed or was interrupted), freeing its slot."""
     principal.require("instance")
-    vault = rt.catalog.vaults.get(principal.vault_id, principal.vault_id)
-    if vault.get("key_id") != request.previous_key_id:
-        raise Conflict("the vault key changed since you read it")
-    container = container_name(vault["id"])
-    if rt.primary_blobs.blob_size(container, f"keys/{request.key_id}") is None:
-        raise BadRequest(f"keys/{request.key_id} has not been uploaded")
+    session = _own_session(rt, principal, session_id, "backup")
+    if session.get("commit_blob"):
+        raise Conflict("this backup session has already been committed")
+    if not session.get("abandoned_at"):
+        _end(rt, session, abandoned_at=rt.clock().isoformat())
+    return {"session_id": session_id, "state": "abandoned"}
+
+
+def _end(rt, session: dict, **fields) -> None:
+    """Records how the session ended and frees its slot; a lost race to record it changes nothing."""
     try:
-        rt.catalog.vaults.replace({**vault, "key_id": request.key_id}, vault["_etag"])
-    except PreconditionFailed as exc:
-        raise Conflict("the vault key changed since you read it") from exc
-    if request.previous_key_id:
-        rt.primary_blobs.delete_blob(container, f"keys/{request.previous_key_id}")
-    # The old key goes from the paired region even if the vault is LRS by now (it may have been
-    # copied while GRS); switching back to GRS copies the current key.
-    replicated = (("copy", request.key_id),) if vault["redundancy"] == "GRS" else ()
-    if rt.secondary_blobs is not None:
-        replicated += (("delete", request.previous_key_id),)
-    for op, blob in replicated:
-        if blob:
-            message = ReplicationMessage(vault_id=vault["id"], op=op, blobs=[f"keys/{blob}"])
-            rt.queues.send(rt.settings.replication_queue, encode(message))
-    return {"key_id": request.key_id}
+        rt.catalog.sessions.replace({**session, **fields}, session["_etag"])
+    except (PreconditionFailed, NotFound):
+        pass
+    limits.release_session_slot(rt, session["vault_id"], session)
 
 
 def open_restore_session(rt, principal: Principal, request: RestoreRequest) -> dict:

@@ -10,7 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from shared.domain import credentials
 from shared.domain.messages import ReplicationMessage, encode
-from shared.errors import BadRequest, Conflict, NotFound
+from shared.errors import BadRequest, Conflict, NotFound, PreconditionFailed
+from shared.formats import blob_names
 from shared.services.auth import Principal
 
 REGISTRY = "registry"
@@ -29,12 +30,30 @@ def _zone(value: str) -> str:
     return value
 
 
+class VaultLimits(BaseModel):
+    """A vault's own limits (None: the service's setting; 0: no limit)."""
+
+    model_config = ConfigDict(extra="forbid")
+    max_open_sessions: int | None = Field(default=None, ge=0, le=10_000)
+    max_commits_per_hour: int | None = Field(default=None, ge=0, le=1_000_000)
+    quota_bytes: int | None = Field(default=None, ge=0, le=1 << 62)
+
+
 class VaultCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     redundancy: Literal["LRS", "GRS"] | None = None
     soft_delete_days: int = Field(default=14, ge=0, le=365)
     time_zone: str = "UTC"
+    limits: VaultLimits | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _not_an_id(cls, value: str) -> str:
+        # {vault} in a route is an id or a name: a name shaped like an id would shadow a vault.
+        if _HEX32.match(value.lower()):
+            raise ValueError("a vault name may not be 32 hex digits (that is how vault ids look)")
+        return value
 
     @field_validator("time_zone")
     @classmethod
@@ -47,6 +66,7 @@ class VaultUpdate(BaseModel):
     redundancy: Literal["LRS", "GRS"] | None = None
     soft_delete_days: int | None = Field(default=None, ge=0, le=365)
     time_zone: str | None = None
+    limits: VaultLimits | None = None
 
     @field_validator("time_zone")
     @classmethod
@@ -58,7 +78,7 @@ def public_view(vault: dict) -> dict:
     return {
         "vault_id": vault["id"], "name": vault["name"], "redundancy": vault["redundancy"],
         "soft_delete_days": vault["soft_delete_days"], "time_zone": vault["time_zone"],
-        "created": vault["created"], "key_id": vault.get("key_id"),
+        "created": vault["created"], "key_id": vault.get("key_id"), "limits": vault.get("limits") or {},
     }
 
 
@@ -78,6 +98,7 @@ def create_vault(rt, principal: Principal, request: VaultCreate) -> dict:
         "redundancy": request.redundancy or rt.settings.default_redundancy,
         "soft_delete_days": request.soft_delete_days, "time_zone": request.time_zone,
         "created": rt.clock().isoformat(), "key_id": None,
+        "limits": request.limits.model_dump(exclude_none=True) if request.limits else {},
         "admin_key_sha256": credentials.digest(admin_key),
         "registration_key_sha256": credentials.digest(registration_key),
     }
@@ -122,6 +143,8 @@ def update_vault(rt, principal: Principal, ident: str, request: VaultUpdate) -> 
     changes = request.model_dump(exclude_none=True)
     if not changes:
         raise BadRequest("no setting to change")
+    if "limits" in changes:  # only the limits named change; the others keep their value
+        changes["limits"] = {**(vault.get("limits") or {}), **changes["limits"]}
     to_grs = changes.get("redundancy") == "GRS" and rt.secondary_blobs is not None
     if to_grs:
         rt.secondary_blobs.ensure_container(container_name(vault["id"]))
@@ -133,6 +156,20 @@ def update_vault(rt, principal: Principal, ident: str, request: VaultUpdate) -> 
     return public_view(updated)
 
 
+def issue_registration_key(rt, principal: Principal, ident: str) -> dict:
+    """A new registration key for the vault, returned once; the previous one stops working at once."""
+    principal.require("operator", "vault_admin")
+    vault = resolve_vault(rt, principal, ident)
+    registration_key = credentials.new_credential("registration", vault["id"])
+    try:
+        updated = rt.catalog.vaults.replace(
+            {**vault, "registration_key_sha256": credentials.digest(registration_key),
+             "registration_key_issued_at": rt.clock().isoformat()}, vault["_etag"])
+    except PreconditionFailed as exc:
+        raise PreconditionFailed("the vault changed concurrently; retry") from exc
+    return {**public_view(updated), "registration_key": registration_key}
+
+
 def enqueue_backfill(rt, vault: dict) -> int:
     """Enqueues the copy of the vault's current key and of each point not yet in the paired region.
 
@@ -141,7 +178,7 @@ def enqueue_backfill(rt, vault: dict) -> int:
     """
     messages = []
     if vault.get("key_id"):  # a key changed while the vault was LRS was never copied
-        messages.append(ReplicationMessage(vault_id=vault["id"], op="copy", blobs=[f"keys/{vault['key_id']}"]))
+        messages.append(ReplicationMessage(vault_id=vault["id"], op="copy", blobs=[blob_names.key_name(vault["key_id"])]))
     points = rt.catalog.recovery_points.query(
         vault["id"], "c.type = 'recovery_point' AND (c.state = 'committed' OR c.state = 'deleted')",
         select="c.id, c.replicated_at",

@@ -93,6 +93,12 @@ def assert_one_line_error(code: int, out: str, err: str, expected_code: int, fra
         (["usage", "--vault", "acme"], {"handler": "usage", "month": None}),
         (["poison", "list"], {"handler": "poison_list"}),
         (["poison", "replay", "commits/m1"], {"handler": "poison_replay", "id": "commits/m1"}),
+        (["instances", "revoke", "--vault", "acme", "web-1"], {"handler": "instances_revoke", "instance": "web-1"}),
+        (["instances", "rotate-token", "--vault", "acme", "web-1", "--out", "t.json"],
+         {"handler": "instances_rotate_token", "instance": "web-1", "out": "t.json"}),
+        (["vault", "credentials", "acme", "--out", "c.json"], {"handler": "vault_credentials", "name": "acme"}),
+        (["vault", "update", "acme", "--quota-bytes", "0", "--max-open-sessions", "2"],
+         {"handler": "vault_update", "quota_bytes": 0, "max_open_sessions": 2, "max_commits_per_hour": None}),
     ],
 )
 def test_parses(argv: list[str], expected: dict) -> None:
@@ -114,6 +120,10 @@ def test_parses(argv: list[str], expected: dict) -> None:
         (["usage", "--vault", "acme", "--month", "2026-13"], "not YYYY-MM"),
         (["poison", "replay", "no-slash"], "not <queue>/<message_id>"),
         (["vault", "create", "acme", "--out", "x", "--time-zone", "Mars/Base"], "unknown time zone"),
+        (["instances", "revoke", "web-1"], "--vault"),
+        (["instances", "rotate-token", "--vault", "acme", "web-1"], "--out"),
+        (["vault", "update", "acme"], "at least one setting"),
+        (["vault", "update", "acme", "--quota-bytes", "lots"], "--quota-bytes"),
     ],
 )
 def test_bad_arguments_are_one_line_usage_errors(argv: list[str], fragment: str) -> None:

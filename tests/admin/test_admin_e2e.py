@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -21,7 +20,7 @@ import urllib3
 from agent_client.errors import NotFoundError
 from agent_client.http_client import JsonHttpClient
 from shared.formats import pack_index
-from shared.formats.commit_manifest import CommitManifest
+from tests.support.manifests import manifest_blob, point_manifest
 
 pytestmark = pytest.mark.stack
 
@@ -106,14 +105,12 @@ class Machine:
             self.upload(session, pack_name, pack)
         snapshot = secrets.token_bytes(32)
         self.upload(session, f"snapshots/{rp_id}", snapshot)
-        manifest = CommitManifest(
-            recovery_point_id=rp_id, instance_id=self.instance_id, client_time=datetime.now(timezone.utc),
-            snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
-            packs=[{"name": pack_name, "size": len(pack), "chunks": len(entries)}], key_id="0" * 32,
+        commit_blob, manifest = manifest_blob(point_manifest(
+            rp_id, self.instance_id, snapshot, [{"name": pack_name, "size": len(pack), "chunks": len(entries)}], "0" * 32,
             summary={"files": 2, "dirs": 1, "bytes": 80, "files_new": 2, "files_changed": 0, "files_unchanged": 0,
-                     "bytes_read": 80, "bytes_uploaded": len(pack), "partial": False})
-        self.upload(session, f"commits/{rp_id}", manifest.to_json_bytes())
-        self.api.post(f"/api/backup-sessions/{rp_id}/commit", {"commit_blob": f"commits/{rp_id}"})
+                     "bytes_read": 80, "bytes_uploaded": len(pack), "partial": False}))
+        self.upload(session, commit_blob, manifest)
+        self.api.post(f"/api/backup-sessions/{rp_id}/commit", {"commit_blob": commit_blob})
         return rp_id, pack_name, pack
 
     def wait_for(self, rp_id: str, state: str, seconds: float = 90) -> None:
@@ -313,10 +310,6 @@ def test_a_poison_message_is_listed_and_replayed(stack, fresh) -> None:
 
 
 def test_the_credentials_file_registers_backup_agent(stack, tmp_path: Path) -> None:
-    try:
-        import agent_client.cli  # noqa: F401
-    except ImportError:
-        pytest.skip("backup-agent (agent_client.cli) is not written yet")
     vault = _create(stack, tmp_path)
     # A machine has only the credentials file: no BACKUP_API_URL, no admin key.
     agent_env = {**{k: v for k, v in os.environ.items() if not k.startswith("BACKUP_")},
@@ -336,3 +329,45 @@ def test_the_credentials_file_registers_backup_agent(stack, tmp_path: Path) -> N
         assert time.monotonic() < deadline, "the backup was never cataloged"
         time.sleep(1)
     assert [(rp["id"], rp["instance_name"]) for rp in listed] == [(backed_up["recovery_point_id"], "laptop")]
+
+
+def _agent(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("BACKUP_")},
+           "BACKUP_AGENT_HOME": str(home), "BACKUP_AGENT_PASSPHRASE": "correct horse battery staple"}
+    return subprocess.run([str(BIN / "backup-agent"), *args], env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_machine_credentials_are_reissued_rotated_and_revoked_from_the_cli(stack, tmp_path: Path) -> None:
+    vault = _create(stack, tmp_path)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "notes.txt").write_text("hello\n")
+    laptop, desktop = tmp_path / "laptop", tmp_path / "desktop"
+    assert _agent(laptop, "register", "--vault-credentials", str(vault.credentials_file), "--name", "laptop").returncode == 0
+
+    reissued = tmp_path / "reissued.json"
+    answer = admin_json(stack, "vault", "credentials", vault.name, "--out", str(reissued))
+    assert "registration_key" not in answer and stat.S_IMODE(reissued.stat().st_mode) == 0o600
+    stale = _agent(desktop, "register", "--vault-credentials", str(vault.credentials_file), "--name", "desktop")
+    assert stale.returncode == 5 and stale.stderr.count("\n") == 1, stale.stderr
+    assert _agent(desktop, "register", "--vault-credentials", str(reissued), "--name", "desktop").returncode == 0
+    taken = _agent(tmp_path / "third", "register", "--vault-credentials", str(reissued), "--name", "Laptop")
+    assert taken.returncode == 5 and "already has a machine named Laptop" in taken.stderr
+
+    rotated = tmp_path / "rotated.json"
+    admin_json(stack, "instances", "rotate-token", "--vault", vault.name, "laptop", "--out", str(rotated))
+    old = _agent(laptop, "list")
+    assert old.returncode == 5 and old.stderr.count("\n") == 1 and "invalid credential" in old.stderr
+    adopted = _agent(laptop, "register", "--vault-credentials", str(rotated), "--json")
+    assert adopted.returncode == 0 and json.loads(adopted.stdout)["name"] == "laptop", adopted.stderr
+    assert _agent(laptop, "backup", str(data), "--json").returncode == 0
+
+    revoked = admin_json(stack, "instances", "revoke", "--vault", vault.name, "desktop")
+    assert revoked["revoked_at"]
+    refused = _agent(desktop, "backup", str(data))
+    assert refused.returncode == 5 and "revoked" in refused.stderr and refused.stderr.count("\n") == 1
+    listed = {i["name"]: i["revoked_at"] for i in admin_json(stack, "instances", "--vault", vault.name)}
+    assert listed["laptop"] is None and listed["desktop"]
+
+    limits = admin_json(stack, "vault", "update", vault.name, "--max-open-sessions", "2", "--quota-bytes", "0")
+    assert limits["limits"] == {"max_open_sessions": 2, "quota_bytes": 0}

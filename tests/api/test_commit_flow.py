@@ -3,14 +3,13 @@
 import hashlib
 import secrets
 import time
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
 import urllib3
 
 from shared.formats import pack_index
-from shared.formats.commit_manifest import CommitManifest
+from tests.support.manifests import manifest_blob, point_manifest
 from tests.support.runtimes import service_runtime
 
 HTTP = urllib3.PoolManager(retries=False)
@@ -39,16 +38,10 @@ def _commit(api, tenant: dict, packs: list[tuple[str, bytes]], upload: list[tupl
         assert _put(session, name, data) == 201
     snapshot = secrets.token_bytes(32)
     assert _put(session, f"snapshots/{rp_id}", snapshot) == 201
-    manifest = CommitManifest(
-        recovery_point_id=rp_id, instance_id=tenant["instance_id"], client_time=datetime.now(timezone.utc),
-        snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
-        packs=sorted(({"name": n, "size": len(d), "chunks": 2} for n, d in packs), key=lambda p: p["name"]),
-        key_id="0" * 32,
-        summary={"files": 1, "dirs": 0, "bytes": 5, "files_new": 1, "files_changed": 0, "files_unchanged": 0,
-                 "bytes_read": 5, "bytes_uploaded": 5, "partial": False},
-    )
-    assert _put(session, f"commits/{rp_id}", manifest.to_json_bytes()) == 201
-    status, accepted = api.call("POST", f"/backup-sessions/{rp_id}/commit", tenant["token"], {"commit_blob": f"commits/{rp_id}"})
+    commit_blob, manifest = manifest_blob(point_manifest(
+        rp_id, tenant["instance_id"], snapshot, [{"name": n, "size": len(d), "chunks": 2} for n, d in packs], "0" * 32))
+    assert _put(session, commit_blob, manifest) == 201
+    status, accepted = api.call("POST", f"/backup-sessions/{rp_id}/commit", tenant["token"], {"commit_blob": commit_blob})
     assert status == 202 and accepted["state"] == "pending"
     return rp_id
 

@@ -43,9 +43,10 @@ def _request(operation_id: str, path: str, ids: dict) -> tuple[str, dict | None]
     }.get(operation_id, "")
     body = {
         "createVault": {"name": ids["name"]}, "updateVault": {"soft_delete_days": 3},
-        "putPolicy": {"last": 1, "instance_id": ids["instance_id"]}, "registerInstance": {"name": "intruder"},
-        "commitBackupSession": {"commit_blob": f"commits/{ids['session_id']}"},
-        "setVaultKey": {"key_id": "0" * 32}, "openRestoreSession": {"recovery_point_id": ids["rp_id"]},
+        "putPolicy": {"last": 1, "instance_id": ids["instance_id"]}, "registerInstance": {"name": f"intruder-{secrets.token_hex(4)}"},
+        "commitBackupSession": {"commit_blob": f"commits/{ids['session_id']}.{'0' * 64}"},
+        "setVaultKey": {"key_id": "0" * 32, "key_proof": "0" * 64},
+        "openRestoreSession": {"recovery_point_id": ids["rp_id"]},
         "completeRestoreSession": {"bytes": 1}, "openBackupSession": {"vault_id": ids["vault_id"]},
     }.get(operation_id)
     return path + query, body

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import uuid
 from datetime import datetime, timezone
 
-from agent_client.errors import BlobNotFoundError, NotFoundError, ServiceError
+from agent_client.errors import BlobConflictError, BlobNotFoundError, NotFoundError, ServiceError
 from agent_client.ports import BackupSession, BlobListing, BlobPage, Registration, RestoreSession
+from shared.formats import blob_names
 from shared.formats.commit_manifest import CommitManifest
 from shared.formats.pack_index import parse_trailer
 
@@ -17,6 +19,7 @@ class MemoryBlobs:
 
     def __init__(self, page_size: int = 3) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.blob_types: dict[str, str] = {}  # blobs planted as another kind than BlockBlob
         self.page_size = page_size
         self.put_count = 0
         self.range_reads = 0
@@ -24,12 +27,21 @@ class MemoryBlobs:
         self._lock = threading.Lock()
 
     def put_new(self, name: str, data: bytes | list[bytes]) -> bool:
+        joined = bytes(data) if isinstance(data, bytes) else b"".join(data)
         with self._lock:
             if name in self.blobs:
+                if self.blobs[name] != joined or name in self.blob_types:
+                    raise BlobConflictError(name)
                 return False
-            self.blobs[name] = bytes(data) if isinstance(data, bytes) else b"".join(data)
+            self.blobs[name] = joined
             self.put_count += 1
             return True
+
+    def plant(self, name: str, data: bytes, blob_type: str = "BlockBlob") -> None:
+        """A blob another writer created (a hostile vault-mate), of any kind."""
+        self.blobs[name] = data
+        if blob_type != "BlockBlob":
+            self.blob_types[name] = blob_type
 
     def get(self, name: str) -> bytes:
         with self._lock:
@@ -52,7 +64,8 @@ class MemoryBlobs:
             names = sorted(name for name in self.blobs if name.startswith(prefix) and (marker is None or name >= marker))
             page = names[: self.page_size]
             next_marker = names[self.page_size] if len(names) > self.page_size else None
-            return BlobPage([BlobListing(name, len(self.blobs[name])) for name in page], next_marker)
+            return BlobPage([BlobListing(name, len(self.blobs[name]), self.blob_types.get(name, "BlockBlob"))
+                             for name in page], next_marker)
 
     def flip_byte(self, name: str, position: int) -> None:
         data = bytearray(self.blobs[name])
@@ -67,6 +80,8 @@ class FakeService:
         self.vault_blobs = vault_blobs or MemoryBlobs()
         self.vault_id = uuid.uuid4().hex
         self.key_id: str | None = None
+        self.key_proof: str | None = None
+        self.abandoned: list[str] = []
         self.condemned_packs: set[str] = set()
         self.recovery_points: dict[str, dict] = {}
         self.sessions: dict[str, str] = {}
@@ -98,15 +113,26 @@ class FakeApi:
         return BackupSession(session_id, session_id, f"http://fake/vault-{self.service.vault_id}", "sig=fake",
                              "", self.service.key_id, frozenset(self.service.condemned_packs))
 
-    def set_vault_key(self, key_id: str, previous_key_id: str | None) -> None:
+    def set_vault_key(self, key_id: str, previous_key_id: str | None, key_proof: str) -> None:
         if self.service.key_id != previous_key_id:
             raise ServiceError("the vault key changed", 409)
-        self.service.key_id = key_id
+        if self.service.key_proof not in (None, key_proof):
+            raise ServiceError("the key proof does not match the vault's keys", 403)
+        self.service.key_id, self.service.key_proof = key_id, key_proof
+
+    def abandon_backup_session(self, session_id: str) -> None:
+        self.service.abandoned.append(session_id)
 
     def commit(self, session_id: str, commit_blob: str) -> None:
         service = self.service
-        manifest = CommitManifest.from_json_bytes(service.vault_blobs.get(commit_blob))
+        raw = service.vault_blobs.get(commit_blob)
+        manifest = CommitManifest.from_json_bytes(raw)
         state, reason = "committed", service.reject_reason
+        if commit_blob != blob_names.commit_name(session_id, hashlib.sha256(raw).hexdigest()):
+            state, reason = "rejected", "the manifest does not match its digest"
+        snapshot = service.vault_blobs.blobs.get(manifest.snapshot.name, b"")
+        if hashlib.sha256(snapshot).hexdigest() != manifest.snapshot.sha256:
+            state, reason = "rejected", "the snapshot does not match its digest"
         for pack in manifest.packs:
             data = service.vault_blobs.blobs.get(pack.name)
             if data is None or len(data) != pack.size or len(parse_trailer(data, len(data))) != pack.chunks:
@@ -120,6 +146,7 @@ class FakeApi:
             "state": state, "created": datetime.now(timezone.utc).isoformat(), "files": manifest.summary.files,
             "bytes": manifest.summary.bytes, "summary": manifest.summary.model_dump(), "key_id": manifest.key_id,
             "packs": [pack.name for pack in manifest.packs], "rejected_reason": reason,
+            "snapshot": manifest.snapshot.model_dump(), "commit_blob": commit_blob,
         }
 
     def get_recovery_point(self, recovery_point_id: str) -> dict:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from agent_client.errors import BlobNotFoundError, ServiceError
+from agent_client.errors import BlobConflictError, BlobNotFoundError, ServiceError
 from agent_client.ports import iter_blobs
 from agent_client.retrying_blobs import RetryingBlobs
 from agent_client.sas_blobs import SasBlobs
@@ -42,6 +42,24 @@ def vault_blobs(request):
     return request.getfixturevalue("azurite_blobs")
 
 
+@pytest.fixture
+def plant(request, vault_blobs):
+    """Creates a blob as another writer would, of any kind (the account key on Azurite)."""
+    if isinstance(vault_blobs, MemoryBlobs):
+        return vault_blobs.plant
+    from azure.storage.blob import BlobClient
+
+    inner = vault_blobs._inner
+    stack = request.getfixturevalue("stack")
+
+    def plant_blob(name: str, data: bytes, blob_type: str = "BlockBlob") -> None:
+        container = inner._container_url.rsplit("/", 1)[1]
+        client = BlobClient.from_connection_string(stack["PRIMARY_STORAGE_CONNECTION_STRING"], container, name)
+        client.upload_blob(data, blob_type=blob_type)
+
+    return plant_blob
+
+
 def test_put_new_then_get(vault_blobs):
     assert vault_blobs.put_new("packs/aa", b"pack bytes") is True
     assert vault_blobs.get("packs/aa") == b"pack bytes"
@@ -53,10 +71,25 @@ def test_put_new_from_parts_writes_them_in_order(vault_blobs):
     assert vault_blobs.get("packs/parts") == b"".join(parts)
 
 
-def test_put_new_never_overwrites(vault_blobs):
+def test_put_new_never_overwrites_and_refuses_a_name_taken_with_other_bytes(vault_blobs):
     vault_blobs.put_new("snapshots/x", b"first")
-    assert vault_blobs.put_new("snapshots/x", b"second") is False
+    with pytest.raises(BlobConflictError, match="snapshots/x"):
+        vault_blobs.put_new("snapshots/x", b"second")
     assert vault_blobs.get("snapshots/x") == b"first"
+
+
+def test_put_new_of_the_same_bytes_again_is_false_not_an_error(vault_blobs):
+    """A retry whose first answer was lost finds its own blob."""
+    assert vault_blobs.put_new("commits/x", [b"man", b"ifest"]) is True
+    assert vault_blobs.put_new("commits/x", b"manifest") is False
+    assert vault_blobs.get("commits/x") == b"manifest"
+
+
+def test_a_blob_of_another_kind_is_listed_as_such_and_never_taken_for_ours(vault_blobs, plant):
+    plant("packs/planted", b"\0" * 512, "PageBlob")
+    assert [(b.name, b.blob_type) for b in iter_blobs(vault_blobs, "packs/")] == [("packs/planted", "PageBlob")]
+    with pytest.raises(BlobConflictError):
+        vault_blobs.put_new("packs/planted", b"\0" * 512)
 
 
 def test_missing_blobs_raise_not_found(vault_blobs):

@@ -9,6 +9,7 @@ from agent_client.errors import BackupError, NotFoundError, ServiceError
 from agent_client.ports import BackupSession
 
 SESSION = BackupSession("s" * 32, "r" * 32, "http://x", "sig", "", "k" * 32, frozenset())
+COMMIT_BLOB = f"commits/{'r' * 32}.{'d' * 64}"
 
 
 class Catalog:
@@ -39,16 +40,16 @@ class Clock:
 
 def test_polls_until_committed():
     catalog, clock = Catalog(["404", "pending", "pending", "committed"]), Clock()
-    assert commit_and_wait(catalog, SESSION, 60, clock.sleep, clock)["state"] == "committed"
-    assert catalog.committed_blob == f"commits/{SESSION.recovery_point_id}"
+    assert commit_and_wait(catalog, SESSION, COMMIT_BLOB, 60, clock.sleep, clock)["state"] == "committed"
+    assert catalog.committed_blob == COMMIT_BLOB
 
 
 def test_rejection_carries_the_reason():
     with pytest.raises(ServiceError, match="pack missing"):
-        commit_and_wait(Catalog(["pending", "rejected"]), SESSION, 60, Clock().sleep, Clock())
+        commit_and_wait(Catalog(["pending", "rejected"]), SESSION, COMMIT_BLOB, 60, Clock().sleep, Clock())
 
 
 def test_a_catalog_that_never_answers_times_out_clearly():
     clock = Clock()
     with pytest.raises(BackupError, match="not cataloged within 5 s"):
-        commit_and_wait(Catalog(["pending"]), SESSION, 5, clock.sleep, clock)
+        commit_and_wait(Catalog(["pending"]), SESSION, COMMIT_BLOB, 5, clock.sleep, clock)

@@ -129,7 +129,8 @@ def test_sigkill_during_backup_then_backup_again_commits_exactly_one_recovery_po
     result = alpha.backup(source)
     points = alpha.run("list", "--json").json()
     assert [point["id"] for point in points] == [result["recovery_point_id"]]
-    manifest = json.loads(vault.container_client().download_blob(f"commits/{result['recovery_point_id']}").readall())
+    commit_blob, = vault.blob_names(f"commits/{result['recovery_point_id']}")
+    manifest = json.loads(vault.container_client().download_blob(commit_blob).readall())
     assert packs_after_kill <= {pack["name"] for pack in manifest["packs"]}, "what was uploaded is reused"
     assert result["bytes_uploaded"] + reused_bytes < 1.02 * (96 << 20) + (1 << 20)
     target = tmp_path / "target"

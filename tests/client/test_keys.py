@@ -70,3 +70,32 @@ def test_golden_key_blob_opens(monkeypatch):
     master_keys = unwrap_master_keys(json.dumps(golden["blob"]).encode(), golden["passphrase"], golden["key_id"])
     assert master_keys.data_key.hex() == golden["data_key"]
     assert master_keys.chunk_id_key.hex() == golden["chunk_id_key"]
+
+
+@pytest.mark.parametrize("n, r, p", [(1 << 20, 16, 4), (1 << 18, 8, 1), (1 << 16, 8, 8), (1 << 17, 16, 1), (1 << 13, 8, 2)])
+def test_a_key_blob_demanding_costly_or_weak_scrypt_is_refused_before_any_work(n, r, p):
+    """Finding 6: a hostile key blob could demand 2 GiB and ~100 s per unlock (N=2^20, r=16, p=4)."""
+    import time
+
+    key_id = new_key_id()
+    document = json.loads(wrap_master_keys(MasterKeys.generate(), PASSPHRASE, key_id))
+    document["kdf"].update(n=n, r=r, p=p)
+    started = time.monotonic()
+    with pytest.raises(IntegrityError, match="damaged or of an unknown version"):
+        unwrap_master_keys(json.dumps(document).encode(), PASSPHRASE, key_id)
+    assert time.monotonic() - started < 0.5
+
+
+def test_scrypt_bounds_admit_the_production_setting_and_twice_its_cost(monkeypatch):
+    monkeypatch.undo()
+    assert keys.acceptable_scrypt(keys.SCRYPT_N, keys.SCRYPT_R, keys.SCRYPT_P)
+    assert keys.acceptable_scrypt(keys.SCRYPT_N * 2, keys.SCRYPT_R, keys.SCRYPT_P)  # 128 MiB, twice the work
+    assert not keys.acceptable_scrypt(keys.SCRYPT_N * 4, keys.SCRYPT_R, keys.SCRYPT_P)
+
+
+def test_the_key_proof_is_stable_per_master_keys_and_reveals_neither_key():
+    master_keys = MasterKeys.generate()
+    proof = keys.key_proof(master_keys)
+    assert proof == keys.key_proof(master_keys) != keys.key_proof(MasterKeys.generate())
+    assert len(bytes.fromhex(proof)) == 32
+    assert master_keys.data_key.hex() not in proof and master_keys.chunk_id_key.hex() not in proof

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -9,12 +10,12 @@ import pytest
 
 from agent_client.backup_run import BackupRequest, run_backup
 from agent_client.chunk_index import ChunkIndex
-from agent_client.commit_flow import commit_blob_name
 from agent_client.errors import IntegrityError
 from agent_client.pack_builder import PackBuilder
 from agent_client.ports import BlobListing
 from agent_client.restore_run import run_restore
 from agent_client.verify_run import run_verify
+from shared.formats import blob_names
 from shared.formats.pack_index import ChunkKind, PackEntry, parse_trailer
 
 from .test_restore_batch_descriptors import Vault, file_entry, leftovers
@@ -84,11 +85,15 @@ def test_restore_and_verify_of_a_recovery_point_fall_back_to_a_re_uploaded_copy(
     original = next(name for name in sorted(blobs) if name.startswith("packs/")
                     and any(e.kind == ChunkKind.DATA for e in parse_trailer(blobs[name], len(blobs[name]))))
     copy = _copy_into_vault(fake_service.vault_blobs, original)
-    manifest = json.loads(blobs[commit_blob_name(recovery_point_id)])
+    point = fake_service.recovery_points[recovery_point_id]
+    manifest = json.loads(blobs[point["commit_blob"]])
     manifest["packs"] = sorted(manifest["packs"] + [{"name": copy, "size": len(blobs[copy]),
                                                      "chunks": len(parse_trailer(blobs[copy], len(blobs[copy])))}],
                                key=lambda pack: pack["name"])
-    blobs[commit_blob_name(recovery_point_id)] = json.dumps(manifest).encode()
+    # As if the point had been committed naming both copies: a manifest of its own digest.
+    rewritten = json.dumps(manifest).encode()
+    point["commit_blob"] = blob_names.commit_name(recovery_point_id, hashlib.sha256(rewritten).hexdigest())
+    blobs[point["commit_blob"]] = rewritten
     damaged = min(original, copy)  # the index reads packs in manifest order: the first copy is this one's
     entry = next(e for e in parse_trailer(blobs[damaged], len(blobs[damaged])) if e.kind == ChunkKind.DATA)
     fake_service.vault_blobs.flip_byte(damaged, entry.offset + entry.length // 2)

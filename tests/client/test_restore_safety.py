@@ -39,9 +39,9 @@ def plant_recovery_point(context, entries: list[TreeEntry], contents: dict[bytes
                                 ["/"], [tree_id.hex()], len(entries), len(stream))
     summary = CommitSummary(files=1, dirs=0, bytes=0, files_new=1, files_changed=0, files_unchanged=0,
                             bytes_read=0, bytes_uploaded=0, partial=False)
-    write_recovery_point(opened.vault_blobs, opened.master_keys, opened.key_id, session, document,
-                         [(BlobListing(pack.name, len(pack.pack_bytes)), len(pack.entries))], summary)
-    context.api.commit(session.session_id, f"commits/{session.recovery_point_id}")
+    written = write_recovery_point(opened.vault_blobs, opened.master_keys, opened.key_id, session, document,
+                                   [(BlobListing(pack.name, len(pack.pack_bytes)), len(pack.entries))], summary)
+    context.api.commit(session.session_id, written.commit_blob)
     return session.recovery_point_id
 
 

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import urllib3
 
-from agent_client.errors import BlobNotFoundError, StorageBusyError
+from agent_client.errors import BlobConflictError, BlobNotFoundError, StorageBusyError
 from agent_client.retrying_blobs import RetryingBlobs
 from agent_client.sas_blobs import SasBlobs
 
@@ -194,6 +194,8 @@ def test_azurite_behind_a_proxy_answering_503_twice_gets_the_blob_after_the_aske
         times = [when for _, when in storage.arrivals]
         assert len(times) == 3 and times[1] - times[0] >= 1.0 and times[2] - times[1] >= 1.0
         assert container.download_blob("packs/p").readall() == b"pack bytes"
-        assert blobs.put_new("packs/p", b"other bytes") is False  # Azurite's answer, through the proxy
+        assert blobs.put_new("packs/p", b"pack bytes") is False  # Azurite's answer, through the proxy
+        with pytest.raises(BlobConflictError):
+            blobs.put_new("packs/p", b"other bytes")
     finally:
         container.delete_container()

@@ -43,10 +43,14 @@ def test_passphrase_change_rewraps_without_moving_data(make_context, fake_servic
     new_key_id = change_passphrase(context.api, context.make_blobs, context.passphrases)
     assert fake_service.key_id == new_key_id != old_key_id
     assert {name for name in fake_service.vault_blobs.blobs if name.startswith("packs/")} == packs_before
-    with pytest.raises(WrongPassphraseError):
-        run_restore(make_context(passphrase=PASSPHRASE), report.recovery_point_id, str(tmp_path / "old"), [])
     run_restore(make_context(passphrase=NEW_PASSPHRASE), report.recovery_point_id, str(tmp_path / "new"), [])
     assert (tmp_path / "new" / str(tmp_path / "f").lstrip("/")).read_text() == "precious"
+    # The old key is kept while points name it (the service cannot tell a new key from garbage),
+    # so the point made before the change still opens with the old passphrase; later ones do not.
+    run_restore(make_context(passphrase=PASSPHRASE), report.recovery_point_id, str(tmp_path / "old"), [])
+    later = run_backup(make_context(passphrase=NEW_PASSPHRASE), BackupRequest(sources=[str(tmp_path / "f")]))
+    with pytest.raises(WrongPassphraseError):
+        run_restore(make_context(passphrase=PASSPHRASE), later.recovery_point_id, str(tmp_path / "later"), [])
 
 
 def test_new_passphrase_must_be_long_enough(make_context, tmp_path):

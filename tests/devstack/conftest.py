@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import urllib3
 
 from devstack.stack import Stack
 from tests.devstack.sample_records import Records
@@ -16,7 +17,7 @@ SAMPLE_QUEUE = "sample-items"
 
 @pytest.fixture(scope="package")
 def sample_stack_instance(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    state_dir = tmp_path_factory.mktemp("sample-stack")
+    state_dir = tmp_path_factory.mktemp("sample-stack") / "state"  # made by the stack, as .devstack is
     stack = Stack(
         state_dir,
         app="tests.devstack.sample_app:app",
@@ -46,3 +47,15 @@ def sample_stack(sample_stack_instance: Stack) -> Stack:
 @pytest.fixture
 def records(sample_stack: Stack) -> Records:
     return Records(Path(sample_stack.settings()["SAMPLE_RECORD_DIR"]))
+
+
+@pytest.fixture
+def admin(sample_stack: Stack) -> Callable[..., urllib3.BaseHTTPResponse]:
+    """Calls the sample host's admin API with its master key: `admin("POST", "/functions/tick", json={})`."""
+    env = sample_stack.env()
+
+    def call(method: str, path: str, **options) -> urllib3.BaseHTTPResponse:
+        headers = {"x-functions-key": env["FUNCTIONS_MASTER_KEY"], **options.pop("headers", {})}
+        return urllib3.request(method, env["FUNCTIONS_ADMIN_URL"] + path, headers=headers, **options)
+
+    return call

@@ -61,8 +61,8 @@ def test_an_exception_is_a_generic_500_and_its_traceback_is_logged(api, sample_s
     assert "Traceback" in log and "sample failure with a secret detail" in log
 
 
-def test_host_status_lists_the_functions(sample_stack):
-    status = json.loads(http.request("GET", sample_stack.env()["FUNCTIONS_ADMIN_URL"] + "/host/status").data)
+def test_host_status_lists_the_functions(admin):
+    status = admin("GET", "/host/status").json()
     assert status["state"] == "Running"
     assert status["errors"] == []
     assert {"item", "record_message", "always_fails", "tick", "yearly"} <= set(status["functions"])

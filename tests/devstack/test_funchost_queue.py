@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import urllib3
 from azure.storage.queue import BinaryBase64EncodePolicy, QueueClient
 
 from devstack.funchost.host_config import load_host_config
@@ -83,18 +82,16 @@ def test_a_queue_output_binding_sends_base64_messages(sample_stack):
     wait_for(lambda: base64.b64encode(b"SHOUT").decode() in _messages_in(forwarded))
 
 
-def test_the_admin_endpoint_runs_a_queue_function_with_the_input_as_body(sample_stack, records):
-    admin = sample_stack.env()["FUNCTIONS_ADMIN_URL"]
+def test_the_admin_endpoint_runs_a_queue_function_with_the_input_as_body(admin, records):
     marker = f"from admin {uuid.uuid4()}"
-    response = urllib3.request("POST", f"{admin}/functions/record_message", json={"input": marker})
+    response = admin("POST", "/functions/record_message", json={"input": marker})
     assert response.status == 202
     assert [r["body"] for r in records.of("record_message") if r["body"] == marker] == [marker]
 
 
-def test_the_admin_endpoint_reports_a_failing_function_as_500_with_its_error(sample_stack):
-    admin = sample_stack.env()["FUNCTIONS_ADMIN_URL"]
-    response = urllib3.request("POST", f"{admin}/functions/always_fails", json={"input": "x"})
+def test_the_admin_endpoint_reports_a_failing_function_as_500_with_its_error(admin):
+    response = admin("POST", "/functions/always_fails", json={"input": "x"})
     assert response.status == 500
     assert "sample handler always fails" in response.json()["error"]
-    assert urllib3.request("POST", f"{admin}/functions/no_such_function", json={}).status == 404
-    assert urllib3.request("POST", f"{admin}/functions/item", json={}).status == 400
+    assert admin("POST", "/functions/no_such_function", json={}).status == 404
+    assert admin("POST", "/functions/item", json={}).status == 400

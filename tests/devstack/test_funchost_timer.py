@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-import urllib3
 
 from tests.devstack.sample_records import wait_for
 
@@ -19,21 +18,19 @@ def test_a_setting_named_every_second_schedule_fires_every_second(sample_stack, 
     assert all(0.5 < later - earlier < 1.6 for earlier, later in zip(times, times[1:]))
 
 
-def test_a_timer_runs_now_through_the_admin_endpoint(sample_stack, records):
-    admin = sample_stack.env()["FUNCTIONS_ADMIN_URL"]
+def test_a_timer_runs_now_through_the_admin_endpoint(admin, records):
     before = len(records.of("yearly"))
     started = time.time()
-    response = urllib3.request("POST", f"{admin}/functions/yearly", json={"input": ""})
+    response = admin("POST", "/functions/yearly", json={"input": ""})
     assert response.status == 202
     runs = records.of("yearly")
     assert len(runs) == before + 1  # 202 comes after the run
     assert runs[-1]["at"] >= started and runs[-1]["past_due"] is False
 
 
-def test_a_timer_that_runs_longer_than_its_interval_never_overlaps_itself(sample_stack, records):
-    admin = sample_stack.env()["FUNCTIONS_ADMIN_URL"]
+def test_a_timer_that_runs_longer_than_its_interval_never_overlaps_itself(admin, records):
     wait_for(lambda: len(records.of("slow_tick")) >= 2, timeout=15)
-    assert urllib3.request("POST", f"{admin}/functions/slow_tick", json={}).status == 202
+    assert admin("POST", "/functions/slow_tick", json={}).status == 202
     runs = sorted(records.of("slow_tick"), key=lambda r: r["started"])
     overlapping = [(earlier, later) for earlier, later in zip(runs, runs[1:]) if later["started"] < earlier["ended"]]
     assert not overlapping, overlapping

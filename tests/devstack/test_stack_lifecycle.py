@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import uuid
@@ -80,7 +81,7 @@ def _queue_function_works(stack: Stack, records) -> None:
 
 def test_state_files_describe_the_running_stack(sample_stack):
     env_file = (sample_stack.state_dir / "env").read_text()
-    for name in ("BACKUP_API_URL", "BACKUP_ADMIN_KEY", "PRIMARY_STORAGE_CONNECTION_STRING",
+    for name in ("BACKUP_API_URL", "BACKUP_ADMIN_KEY", "FUNCTIONS_MASTER_KEY", "PRIMARY_STORAGE_CONNECTION_STRING",
                  "SECONDARY_STORAGE_CONNECTION_STRING", "COSMOS_ENDPOINT", "COSMOS_KEY"):
         assert re.search(rf"^export {name}=\S", env_file, re.MULTILINE), name
     sourced = subprocess.run(["bash", "-c", f"source {sample_stack.state_dir / 'env'} && echo $BACKUP_ADMIN_KEY"],
@@ -95,6 +96,13 @@ def test_state_files_describe_the_running_stack(sample_stack):
     for name in SERVICE_NAMES:
         assert (sample_stack.state_dir / f"{name}.pid").read_text().strip() == str(sample_stack.pid(name))
         assert (sample_stack.state_dir / f"{name}.log").exists()
+
+
+def test_the_state_folder_and_the_files_holding_keys_are_private(sample_stack):
+    modes = {name: stat.S_IMODE((sample_stack.state_dir / name).stat().st_mode)
+             for name in ("", "env", "local.settings.json", "operator.key", "functions-master.key")}
+    assert modes == {"": 0o700, "env": 0o600, "local.settings.json": 0o600, "operator.key": 0o600,
+                     "functions-master.key": 0o600}
 
 
 def test_every_service_listens_on_127_0_0_1_only(sample_stack):

@@ -11,11 +11,11 @@ import pytest
 from shared.domain import credentials
 from shared.domain.messages import CommitMessage
 from shared.formats import pack_index
-from shared.formats.commit_manifest import CommitManifest
 from shared.runtime import Runtime
 from shared.services import instances, sessions, vaults
 from shared.services.auth import Principal
 from shared.settings import load_settings
+from tests.support.manifests import manifest_blob, point_manifest
 
 OPERATOR = Principal("operator")
 
@@ -94,19 +94,17 @@ class VaultFixture:
         rp_id = session["recovery_point_id"]
         snapshot = secrets.token_bytes(64)
         self.rt.primary_blobs.put_blob(self.container, f"snapshots/{rp_id}", snapshot)
-        manifest = CommitManifest(
-            recovery_point_id=rp_id, instance_id=self.instance_id,
-            client_time=client_time or self.rt.clock(),
-            snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
-            packs=sorted(packs, key=lambda p: p["name"]), key_id=self.key_id,
+        manifest = point_manifest(
+            rp_id, self.instance_id, snapshot, packs, self.key_id, client_time or self.rt.clock(),
             summary={"files": 1, "dirs": 0, "bytes": 10, "files_new": 1, "files_changed": 0,
                      "files_unchanged": 0, "bytes_read": 10, "bytes_uploaded": 10, "partial": False},
         )
+        commit_blob, raw = manifest_blob(manifest)
         if upload_manifest:
-            self.rt.primary_blobs.put_blob(self.container, f"commits/{rp_id}", manifest.to_json_bytes())
+            self.rt.primary_blobs.put_blob(self.container, commit_blob, raw)
         return CommitMessage(
             vault_id=self.vault_id, instance_id=self.instance_id, recovery_point_id=rp_id,
-            commit_blob=f"commits/{rp_id}", enqueued_at=self.rt.clock(),
+            commit_blob=commit_blob, enqueued_at=self.rt.clock(),
         )
 
 

@@ -1,6 +1,7 @@
 """The catalog turns commits into recovery points idempotently and rejects bad ones without a trace."""
 
 import random
+import secrets
 
 import pytest
 
@@ -53,27 +54,18 @@ def test_duplicate_and_shuffled_deliveries_change_nothing(vault, clock, deliveri
 
 
 def test_missing_pack_is_rejected_then_replay_after_fix_catalogs_it(vault):
-    present = vault.upload_pack()
-    missing = {"name": "packs/" + "ab" * 32, "size": 500, "chunks": 2}
-    message = vault.backup([present, missing])
+    present, late = vault.upload_pack(), vault.upload_pack()
+    late_data = vault.rt.primary_blobs.read(vault.container, late["name"])
+    vault.rt.primary_blobs.delete_blob(vault.container, late["name"])
+    message = vault.backup([present, late])
     _, packs_before = _catalog_state(vault)
     with pytest.raises(CommitRejected, match="missing"):
         catalog_commit(vault.rt, message)
     rp = _rp(vault, message.recovery_point_id)
-    assert rp["state"] == "rejected" and "packs/abab" in rp["rejected_reason"]
+    assert rp["state"] == "rejected" and late["name"] in rp["rejected_reason"]
     assert _catalog_state(vault)[1] == packs_before  # no reference, no pack document left behind
-    # The cause is fixed (here: a commit naming packs that exist), and the replay catalogs it.
-    fixed = vault.backup([present])
-    message = message.model_copy(update={})
-    vault.rt.primary_blobs.delete_blob(vault.container, message.commit_blob)
-    manifest = vault.rt.primary_blobs.read(vault.container, fixed.commit_blob).replace(
-        fixed.recovery_point_id.encode(), message.recovery_point_id.encode()
-    )
-    vault.rt.primary_blobs.put_blob(vault.container, message.commit_blob, manifest)
-    vault.rt.primary_blobs.put_blob(
-        vault.container, f"snapshots/{message.recovery_point_id}",
-        vault.rt.primary_blobs.read(vault.container, f"snapshots/{fixed.recovery_point_id}"), overwrite=True,
-    )
+    # The cause is fixed (here: the pack arrives), and the replay catalogs it.
+    vault.rt.primary_blobs.put_blob(vault.container, late["name"], late_data)
     assert catalog_commit(vault.rt, message) == "committed"
     assert _rp(vault, message.recovery_point_id)["rejected_reason"] is None
 
@@ -83,6 +75,10 @@ def test_missing_pack_is_rejected_then_replay_after_fix_catalogs_it(vault):
     ("size", "not 1"),
     ("no_manifest", "does not exist"),
     ("other_instance", "does not belong"),
+    ("planted_manifest", "does not match the digest"),
+    ("planted_snapshot", "does not match the digest its manifest names"),
+    ("legacy_name", "names no manifest digest"),
+    ("page_blob_pack", "not a block blob"),
 ])
 def test_bad_commits_are_rejected_with_a_reason(vault, tamper, reason):
     pack = vault.upload_pack(chunks=3)
@@ -90,13 +86,40 @@ def test_bad_commits_are_rejected_with_a_reason(vault, tamper, reason):
         pack = {**pack, "chunks": 4}
     if tamper == "size":
         pack = {**pack, "size": 1}
-    message = vault.backup([pack], upload_manifest=tamper != "no_manifest")
+    if tamper == "page_blob_pack":
+        pack = _as_page_blob(vault, pack)
+    message = vault.backup([pack], upload_manifest=tamper not in ("no_manifest", "planted_manifest"))
     if tamper == "other_instance":
         message = message.model_copy(update={"instance_id": "f" * 32})
+    if tamper == "planted_manifest":  # a vault-mate got its own manifest under the name first
+        forged = vault.backup([vault.upload_pack()])
+        raw = vault.rt.primary_blobs.read(vault.container, forged.commit_blob)
+        vault.rt.primary_blobs.put_blob(vault.container, message.commit_blob, raw.replace(
+            forged.recovery_point_id.encode(), message.recovery_point_id.encode()))
+    if tamper == "planted_snapshot":
+        vault.rt.primary_blobs.put_blob(vault.container, f"snapshots/{message.recovery_point_id}",
+                                        secrets.token_bytes(64), overwrite=True)
+    if tamper == "legacy_name":
+        raw = vault.rt.primary_blobs.read(vault.container, message.commit_blob)
+        message = message.model_copy(update={"commit_blob": f"commits/{message.recovery_point_id}"})
+        vault.rt.primary_blobs.put_blob(vault.container, message.commit_blob, raw)
     _, packs_before = _catalog_state(vault)
     with pytest.raises(CommitRejected, match=reason):
         catalog_commit(vault.rt, message)
     assert _catalog_state(vault)[1] == packs_before  # no reference, no pack document: nothing stored or billed
+
+
+def _as_page_blob(vault, pack: dict) -> dict:
+    """The same pack bytes stored as a page blob (padded to 512 bytes): no client writes one."""
+    from azure.storage.blob import BlobClient
+
+    data = vault.rt.primary_blobs.read(vault.container, pack["name"])
+    vault.rt.primary_blobs.delete_blob(vault.container, pack["name"])
+    padded = data + bytes(-len(data) % 512)
+    client = BlobClient.from_connection_string(vault.rt.settings.primary_storage.connection_string,
+                                               vault.container, pack["name"])
+    client.upload_blob(padded, blob_type="PageBlob")
+    return {**pack, "size": len(padded)}
 
 
 def test_a_commit_cannot_reference_another_vaults_session(runtime, vault):

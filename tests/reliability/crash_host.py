@@ -92,13 +92,16 @@ class CrashingHost:
             time.sleep(0.3)
         raise AssertionError(f"{what} did not happen within {timeout:.0f} s (crashes so far: {self.crashes()})")
 
-    def invoke(self, admin_url: str, function: str, timeout: float = 600) -> None:
+    def invoke(self, function: str, timeout: float = 600) -> None:
         """POST /admin/functions/<name> until one invocation completes (a crash breaks the request)."""
         http = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=timeout))
+        env = self.stack.env()
+        url = f"{env['FUNCTIONS_ADMIN_URL']}/functions/{function}"
+        headers = {"x-functions-key": env["FUNCTIONS_MASTER_KEY"]}
 
         def completed() -> bool:
             try:
-                response = http.request("POST", f"{admin_url}/functions/{function}", json={"input": ""})
+                response = http.request("POST", url, json={"input": ""}, headers=headers)
             except urllib3.exceptions.HTTPError:
                 return False
             assert response.status in (202, 500), response.data

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import random
 
-from shared.services import policies, recovery_points, sessions
+from shared.services import policies, recovery_points, sessions, vault_keys
 from shared.services.garbage_collection import collect_garbage
 from shared.services.metering import refresh_stored
 from shared.services.purge import purge_expired
 from shared.services.retention_run import apply_retention
 from tests.pipeline.conftest import OPERATOR, VaultFixture
 from tests.support.http_backup import synthetic_pack
+
+PROOF = "0f" * 32  # the vault key proof the workload's machine shows (any fixed value: nothing unwraps here)
 
 
 class SeededVault(VaultFixture):
@@ -44,7 +46,7 @@ def run_workload(rt, clock, seed: int, deliverer, size: int = 6) -> tuple[Seeded
     vault = SeededVault(rt, rng)
     names = {vault.instance_id: "instance0"}
     key = vault.key_id = vault.upload_key()
-    sessions.set_vault_key(rt, vault.machine, sessions.VaultKeyRequest(key_id=key))
+    vault_keys.set_vault_key(rt, vault.machine, vault_keys.VaultKeyRequest(key_id=key, key_proof=PROOF))
     deliverer.drain()
     pool: list[dict] = []
     points: list[str] = []
@@ -68,7 +70,8 @@ def run_workload(rt, clock, seed: int, deliverer, size: int = 6) -> tuple[Seeded
     sessions.complete_restore_session(rt, vault.machine, opened["session_id"],
                                       sessions.RestoreComplete(bytes=rng.randint(1, 10**9)))
     new_key = vault.upload_key()
-    sessions.set_vault_key(rt, vault.machine, sessions.VaultKeyRequest(key_id=new_key, previous_key_id=key))
+    vault_keys.set_vault_key(rt, vault.machine, vault_keys.VaultKeyRequest(key_id=new_key, previous_key_id=key,
+                                                                          key_proof=PROOF))
     deliverer.drain()
 
     policies.set_policy(rt, OPERATOR, vault.vault_id, policies.PolicyRequest(last=max(2, size // 2)))

@@ -22,12 +22,13 @@ from pathlib import Path
 
 import pytest
 
+from shared.formats import blob_names
 from shared.services.garbage_collection import collect_garbage
 from shared.services.vaults import container_name
 from tests.api.conftest import Api
+from tests.pipeline.conftest import Clock
 from tests.support.agents import vault_with_machine
 from tests.support.runtimes import service_runtime
-from tests.pipeline.conftest import Clock
 
 REPO = Path(__file__).resolve().parents[2]
 PACK_SIZE = 256 << 10  # small packs: several uploads per backup, so several places to die
@@ -145,7 +146,7 @@ def _check(stack, tmp_path, rng, rounds: int) -> None:
         assert report["orphans"] >= 1, f"the first round's orphan was not reclaimed: {report}"
         cataloged = {rp["id"] for rp in rt.catalog.recovery_points.query(vault.vault_id, "c.type = 'recovery_point'")}
         stray = [b.name for prefix in ("snapshots/", "commits/") for b in rt.primary_blobs.list_blobs(container, prefix)
-                 if b.name.split("/", 1)[1] not in cataloged]
+                 if blob_names.recovery_point_of(b.name) not in cataloged]
         assert not stray, f"snapshot or manifest blobs of sessions that never committed left after GC: {stray[:5]}"
         for rp_id in verified:
             check = machine.run("verify", rp_id, "--json")

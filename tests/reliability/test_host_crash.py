@@ -16,13 +16,15 @@ import time
 
 import pytest
 
-from shared.services import policies, sessions, vaults
+from shared.services import policies, sessions, vault_keys, vaults
 from shared.services.auth import Principal
 from tests.reliability.crash_host import LEASE_SECONDS, CrashingHost
 from tests.reliability.service_workload import SeededVault
 from tests.support.queues import poison_mentioning
 from tests.support.runtimes import service_runtime
 from tests.support.vault_view import differences, vault_view
+
+PROOF = "0f" * 32  # the vault key proof the workload's machine shows (any fixed value: nothing unwraps here)
 
 OPERATOR = Principal("operator")
 FUNCTIONS = ("catalog", "replication", "metering", "retention")
@@ -41,10 +43,10 @@ def _usage_events(rt, vault_id: str) -> set[str]:
     return {e for doc in rt.catalog.usage.query(vault_id, "c.type = 'day'") for e in doc["applied_events"]}
 
 
-def _run(rt, stack: dict, vault: SeededVault, host: CrashingHost, retention: bool) -> dict:
+def _run(rt, vault: SeededVault, host: CrashingHost, retention: bool) -> dict:
     """The workload, on whatever host is running; returns the vault's view once everything settled."""
     names = {vault.instance_id: "instance0"}
-    sessions.set_vault_key(rt, vault.machine, sessions.VaultKeyRequest(key_id=vault.key_id))
+    vault_keys.set_vault_key(rt, vault.machine, vault_keys.VaultKeyRequest(key_id=vault.key_id, key_proof=PROOF))
     pool, points = [], []
     for index in range(BACKUPS):
         pool.append(vault.upload_pack(chunks=vault.rng.randint(1, 3)))
@@ -63,14 +65,15 @@ def _run(rt, stack: dict, vault: SeededVault, host: CrashingHost, retention: boo
     if retention:
         # The timer runs maintenance over every vault of the stack: minutes on a stack that the
         # whole suite has filled, so the bounded run leaves it to the soak version.
-        host.invoke(stack["FUNCTIONS_ADMIN_URL"], "retention")
+        host.invoke("retention")
         oldest = points[0]
+        oldest_commit_blob = rt.catalog.recovery_points.get(vault.vault_id, oldest)["commit_blob"]
 
         def purged():
             rp = rt.catalog.recovery_points.find(vault.vault_id, oldest)
             return (rp["state"] == "purged"
                     and rt.secondary_blobs.blob_size(vault.container, f"snapshots/{oldest}") is None
-                    and rt.secondary_blobs.blob_size(vault.container, f"commits/{oldest}") is None)
+                    and rt.secondary_blobs.blob_size(vault.container, oldest_commit_blob) is None)
 
         host.wait(purged, 600, "the expired point purged in both regions")
     if host.crashes():
@@ -89,14 +92,14 @@ def _check(stack: dict, stack_control, tmp_path, seed: int, functions: tuple[str
     fired = []
     try:
         clean_host.start()
-        clean = _run(rt, stack, clean_vault, clean_host, retention)
+        clean = _run(rt, clean_vault, clean_host, retention)
         writes = clean_host.writes()
         assert set(functions) <= set(writes), f"some function made no write in the clean run: {writes}"
         for plan in plans({f: writes[f] for f in functions}):
             vault = _prepare(rt, seed)
             host = CrashingHost(stack_control, tmp_path, vault.vault_id, plan)
             host.start()
-            crashed = _run(rt, stack, vault, host, retention)
+            crashed = _run(rt, vault, host, retention)
             fired.append(host.crashes())
             found = differences(clean, crashed)
             assert not found, f"seed {seed}, crashes {host.crashes()} of plan {plan}: " + "; ".join(found[:8])

@@ -35,7 +35,7 @@ def test_orphaned_snapshot_and_manifest_blobs_are_reclaimed(stack):
     rt, vault, message, _ = _abandoned(stack)
     rp_id = message.recovery_point_id
     assert rt.primary_blobs.blob_size(vault.container, f"snapshots/{rp_id}") is None
-    assert rt.primary_blobs.blob_size(vault.container, f"commits/{rp_id}") is None
+    assert rt.primary_blobs.blob_size(vault.container, message.commit_blob) is None
 
 
 @pytest.mark.stack

@@ -149,8 +149,9 @@ def test_no_client_sas_can_destroy_any_blob_kind(api_client, stack, rng):
     source_name = f"snapshots/{rng.randbytes(16).hex()}"
     assert put_blob(writer, source_name, b"attacker-chosen bytes") == 201
     read = lambda name: HTTP.request("GET", blob_url(writer, name)).data  # noqa: E731
+    commit_blob = api.call("GET", f"/recovery-points/{rp_id}", victim["token"])[1]["commit_blob"]
     blobs = {"packs": pack, "snapshots": (f"snapshots/{rp_id}", read(f"snapshots/{rp_id}")),
-             "commits": (f"commits/{rp_id}", read(f"commits/{rp_id}")), "keys": key}
+             "commits": (commit_blob, read(commit_blob)), "keys": key}
     before = {kind: _state(writer, name) for kind, (name, _) in blobs.items()}
     assert all(state[0] == 200 and state[1] == blobs[kind][1] for kind, state in before.items())
 

@@ -89,9 +89,11 @@ def requests(draw, victim: dict, attacker: dict):
             elif field in ("instance_id",):
                 body[field] = pick("instance")
             elif field == "commit_blob":
-                body[field] = f"commits/{pick('rp')}"
+                body[field] = f"commits/{pick('rp')}.{'0' * 64}"
             elif field in ("key_id", "previous_key_id"):
                 body[field] = draw(st.sampled_from([unknown, None]))
+            elif field == "key_proof":
+                body[field] = "0" * 64
             elif field == "name":
                 body[field] = f"x-{unknown[:8]}"
             elif field == "bytes":

@@ -118,14 +118,17 @@ def test_stored_bytes_count_kept_points_and_what_the_paired_region_holds(grs_vau
     record_usage(rt, _event(grs_vault, "backup", 1, clock().isoformat(), 10))
     stored = _usage_documents(grs_vault)["stored:2026-03-10"]
     assert stored["stored_bytes_primary"] == 2000 + 1000 + 400 + 10 + 100 + 50
-    assert stored["stored_bytes_secondary"] == 2000 + 1000 + 100
+    # Every blob the paired region holds: the point's packs, snapshot and manifest, and the key.
+    small = [f"commits/{replicated.id}", f"keys/{grs_vault.key_id}"]
+    held = 2000 + 1000 + 100 + sum(rt.primary_blobs.blob_size(grs_vault.container, name) for name in small)
+    assert stored["stored_bytes_secondary"] == held
 
     # The paired region unreachable the next day: metering goes on, carrying the last figure.
     clock.advance(days=1)
     cut_off_runtime.clock = clock
     record_usage(cut_off_runtime, _event(grs_vault, "restore", 2, clock().isoformat(), 10))
     stored = _usage_documents(grs_vault)["stored:2026-03-11"]
-    assert stored["stored_bytes_secondary"] == 2000 + 1000 + 100
+    assert stored["stored_bytes_secondary"] == held
 
 
 def test_event_of_an_unknown_vault_is_dropped(runtime):

@@ -6,7 +6,7 @@ import secrets
 import pytest
 
 from shared.domain.messages import ReplicationMessage, decode
-from shared.services import recovery_points, sessions, vaults
+from shared.services import recovery_points, vault_keys, vaults
 from shared.services.garbage_collection import collect_garbage
 from shared.services.purge import purge_expired
 from shared.services.replication import replicate
@@ -105,7 +105,8 @@ def test_switch_to_grs_backfills_the_points_made_while_lrs(make_replicating_vaul
     assert [(m.recovery_point_id, m.blobs) for m in again] == [(None, [f"keys/{vault.key_id}"])]
 
 
-def test_a_key_replaced_while_lrs_leaves_the_paired_region_and_the_new_one_follows_on_grs(make_replicating_vault):
+def test_a_key_retired_while_lrs_is_released_from_the_paired_region_too_and_the_new_one_follows_on_grs(
+        make_replicating_vault):
     vault = make_replicating_vault("GRS")
     old_key = f"keys/{vault.key_id}"
     replicate(vault.rt, ReplicationMessage(vault_id=vault.vault_id, op="copy", blobs=[old_key]))
@@ -114,9 +115,15 @@ def test_a_key_replaced_while_lrs_leaves_the_paired_region_and_the_new_one_follo
     vault.put(f"keys/{new_id}", b'{"wrapped": "new"}')
     machine = Principal("instance", vault.vault_id, "b" * 32)
 
-    sessions.set_vault_key(vault.rt, machine, sessions.VaultKeyRequest(key_id=new_id, previous_key_id=vault.key_id))
+    vault_keys.set_vault_key(vault.rt, machine, vault_keys.VaultKeyRequest(
+        key_id=new_id, previous_key_id=vault.key_id, key_proof="c" * 64))
     _apply_replication(vault)
-    assert old_key not in _secondary_names(vault), "the old passphrase must stop working in the paired region too"
+    assert old_key in _secondary_names(vault), "retired, not deleted: points made under it still need it"
+
+    vault.rt.clock.advance(hours=vault.rt.settings.gc_grace_hours + 1)  # no point names it: released
+    assert vault_keys.collect_retired_keys(vault.rt, vault.rt.catalog.vaults.get(vault.vault_id, vault.vault_id)) == 1
+    _apply_replication(vault)
+    assert old_key not in _secondary_names(vault), "a released key leaves the paired region too"
 
     _switch(vault, "GRS")
     _apply_replication(vault)

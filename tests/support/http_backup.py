@@ -5,16 +5,15 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from datetime import datetime, timezone
+from datetime import datetime
 
 import urllib3
 
 from shared.formats import pack_index
 from shared.formats.commit_manifest import CommitManifest
+from tests.support.manifests import manifest_blob, point_manifest
 
 HTTP = urllib3.PoolManager(retries=False, timeout=urllib3.Timeout(connect=5, read=60), maxsize=32)
-SUMMARY = {"files": 1, "dirs": 0, "bytes": 5, "files_new": 1, "files_changed": 0, "files_unchanged": 0,
-           "bytes_read": 5, "bytes_uploaded": 5, "partial": False}
 
 
 def blob_url(session: dict, name: str) -> str:
@@ -42,12 +41,7 @@ def manifest_for(rp_id: str, instance_id: str, snapshot: bytes, packs: list[tupl
                  client_time: datetime | None = None) -> CommitManifest:
     """The manifest a client writes; each pack's chunk count is read from its own index."""
     declared = [{"name": n, "size": len(d), "chunks": len(pack_index.parse_trailer(d, len(d)))} for n, d in packs]
-    return CommitManifest(
-        recovery_point_id=rp_id, instance_id=instance_id, client_time=client_time or datetime.now(timezone.utc),
-        snapshot={"name": f"snapshots/{rp_id}", "size": len(snapshot)},
-        packs=sorted(declared, key=lambda p: p["name"]),
-        key_id=key_id, summary=SUMMARY,
-    )
+    return point_manifest(rp_id, instance_id, snapshot, declared, key_id, client_time)
 
 
 def backup(api, tenant: dict, packs: list[tuple[str, bytes]], rng: random.Random, *,
@@ -61,10 +55,10 @@ def backup(api, tenant: dict, packs: list[tuple[str, bytes]], rng: random.Random
         assert put_blob(session, name, data) == 201, name
     snapshot = rng.randbytes(48)
     assert put_blob(session, f"snapshots/{rp_id}", snapshot) == 201
-    manifest = manifest_for(rp_id, tenant["instance_id"], snapshot, packs, key_id, client_time)
-    assert put_blob(session, f"commits/{rp_id}", manifest.to_json_bytes()) == 201
+    commit_blob, manifest = manifest_blob(manifest_for(rp_id, tenant["instance_id"], snapshot, packs, key_id, client_time))
+    assert put_blob(session, commit_blob, manifest) == 201
     status, accepted = api.call("POST", f"/backup-sessions/{rp_id}/commit", tenant["token"],
-                                {"commit_blob": f"commits/{rp_id}"})
+                                {"commit_blob": commit_blob})
     assert status == 202, accepted
     return rp_id
 

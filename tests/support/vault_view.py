@@ -1,11 +1,14 @@
 """A vault's whole state (catalog, pack documents, usage, both regions' blobs) in a form two runs can compare.
 
 The ids the service issues (recovery points, instances, restore sessions) differ between two runs of
-one workload, so they are replaced by labels the workload gives them; everything else is compared as
-stored.
+one workload, so they are replaced by labels the workload gives them; so do the digests of what
+embeds them (a manifest names its point; its blob name carries its digest), which are compared
+as present, not by value. Everything else is compared as stored.
 """
 
 from __future__ import annotations
+
+import re
 
 from shared.services.metering import stored_bytes_primary, stored_bytes_secondary
 from shared.services.vaults import container_name
@@ -17,13 +20,16 @@ USAGE_COUNTERS = ("backups", "backup_bytes", "backup_bytes_max", "restores", "re
                   "replicated_bytes", "transactions")
 
 
+_DIGEST = re.compile(r"\.[0-9a-f]{64}$")
+
+
 def _renamer(names: dict[str, str]):
     def rename(text):
         if not isinstance(text, str):
             return text
         for issued, label in names.items():
             text = text.replace(issued, label)
-        return text
+        return _DIGEST.sub(".<sha256>", text)
 
     return rename
 
@@ -36,7 +42,7 @@ def vault_view(rt, vault_id: str, names: dict[str, str], *, clock_fields: bool) 
     for rp in rt.catalog.recovery_points.query(vault_id, "c.type = 'recovery_point'"):
         view = {name: rp.get(name) for name in fields}
         view["replicated"] = bool(rp.get("replicated_at"))
-        view["snapshot"] = {k: rename(v) for k, v in (rp.get("snapshot") or {}).items()}
+        view["snapshot"] = {k: bool(v) if k == "sha256" else rename(v) for k, v in (rp.get("snapshot") or {}).items()}
         points[rename(rp["id"])] = view
     packs, refs = {}, []
     for doc in rt.catalog.packs.query(vault_id):

@@ -26,6 +26,9 @@ param gcGraceHours int
 param backupSessionHours int
 param defaultRedundancy string
 param priceTable string
+param instanceMaxOpenSessions int
+param instanceMaxCommitsPerHour int
+param vaultQuotaBytes string
 param tags object
 
 var isFlex = hostingPlan == 'flex'
@@ -106,6 +109,18 @@ var serviceSettings = [
   {
     name: 'PRICE_TABLE'
     value: priceTable
+  }
+  {
+    name: 'INSTANCE_MAX_OPEN_SESSIONS'
+    value: string(instanceMaxOpenSessions)
+  }
+  {
+    name: 'INSTANCE_MAX_COMMITS_PER_HOUR'
+    value: string(instanceMaxCommitsPerHour)
+  }
+  {
+    name: 'VAULT_QUOTA_BYTES'
+    value: vaultQuotaBytes
   }
 ]
 
