@@ -11,6 +11,10 @@ Pure: no I/O, no Azure. The model (PRODUCT.md promise 6, shaped like Azure Backu
   estimate a projection of the whole month). The primary copy is priced at the LRS rate; the
   paired-region copy at the GRS premium (GRS - LRS rate), so a fully replicated GRS vault pays
   exactly the GRS rate and a lagging replica is not charged before it exists.
+* Storage tiers: packs may sit in the Cool or Cold tier (cheaper per GB-month, with a minimum
+  storage duration); the daily figures of those tiers are priced at ``tier_storage_gb_month``
+  and the rest at the Hot price above. A blob deleted before its tier's minimum duration is
+  charged the days it missed (``early_deletion_gb_days``, at that tier's price per day).
 * Restores and egress are recorded and never charged: their prices must be 0.
 * A GB is 2**30 bytes, as in Azure's storage billing. Each part is rounded half-up to
   ``decimal_places``; the total is the sum of the rounded parts, so the parts add up.
@@ -56,6 +60,12 @@ class PriceTable(BaseModel):
         "LRS": Decimal("0.0224"),
         "GRS": Decimal("0.0448"),
     }
+    # Cool and Cold prices per redundancy (Hot is storage_gb_month), and their minimum days.
+    tier_storage_gb_month: dict[Literal["cool", "cold"], dict[Literal["LRS", "GRS"], Decimal]] = {
+        "cool": {"LRS": Decimal("0.0122"), "GRS": Decimal("0.0244")},
+        "cold": {"LRS": Decimal("0.0045"), "GRS": Decimal("0.0090")},
+    }
+    tier_minimum_days: dict[Literal["cool", "cold"], int] = {"cool": 30, "cold": 90}
     # Present so that configuration and the bill both state the promise; anything else is refused.
     restore_gb: Decimal = Field(default=Decimal(0), ge=0, le=0)
     egress_gb: Decimal = Field(default=Decimal(0), ge=0, le=0)
@@ -75,9 +85,18 @@ class PriceTable(BaseModel):
     def _storage_prices(self) -> PriceTable:
         if set(self.storage_gb_month) != {"LRS", "GRS"}:
             raise ValueError("storage_gb_month needs both an LRS and a GRS price")
-        if self.storage_gb_month["GRS"] < self.storage_gb_month["LRS"]:
-            raise ValueError("the GRS storage price cannot be below the LRS price")
+        for prices in (self.storage_gb_month, *self.tier_storage_gb_month.values()):
+            if set(prices) != {"LRS", "GRS"}:
+                raise ValueError("every tier needs both an LRS and a GRS price")
+            if prices["GRS"] < prices["LRS"]:
+                raise ValueError("the GRS storage price cannot be below the LRS price")
+            if min(prices.values()) < 0:
+                raise ValueError("storage prices cannot be negative")
         return self
+
+    def gb_month(self, tier: str, redundancy: Literal["LRS", "GRS"]) -> Decimal:
+        """The price of a GB-month in `tier` ("hot", "cool" or "cold")."""
+        return self.storage_gb_month[redundancy] if tier == "hot" else self.tier_storage_gb_month[tier][redundancy]
 
 
 class InstanceUsage(BaseModel):
@@ -103,6 +122,11 @@ class MonthUsage(BaseModel):
     instances: list[InstanceUsage] = []
     daily_stored_bytes_primary: list[int] = []
     daily_stored_bytes_secondary: list[int] = []
+    # The part of each day's figure (same days) held in the Cool or Cold tier; the rest is Hot.
+    daily_tier_bytes_primary: dict[Literal["cool", "cold"], list[int]] = {}
+    daily_tier_bytes_secondary: dict[Literal["cool", "cold"], list[int]] = {}
+    # GB-days a blob deleted before its tier's minimum duration missed, by tier.
+    early_deletion_gb_days: dict[Literal["cool", "cold"], Decimal] = {}
     restores: int = Field(default=0, ge=0)
     restore_bytes: int = Field(default=0, ge=0)
     egress_bytes: int = Field(default=0, ge=0)
@@ -124,6 +148,14 @@ class MonthUsage(BaseModel):
                 raise ValueError(f"{name} has more figures than {self.month} has days")
             if figures and min(figures) < 0:
                 raise ValueError(f"{name} cannot hold negative figures")
+            tiers = getattr(self, name.replace("stored_bytes", "tier_bytes"))
+            for tier, parts in tiers.items():
+                if len(parts) != len(figures) or any(part < 0 or part > whole for part, whole in zip(parts, figures)):
+                    raise ValueError(f"the {tier} part of {name} must be a figure per day within the day's total")
+            if any(sum(day) > whole for day, whole in zip(zip(*tiers.values()), figures)):
+                raise ValueError(f"the tier parts of {name} exceed the day's total")
+        if any(value < 0 for value in self.early_deletion_gb_days.values()):
+            raise ValueError("early deletion GB-days cannot be negative")
         return self
 
 
@@ -146,6 +178,8 @@ class Bill(BaseModel):
     storage_secondary_gb_month: Decimal
     storage_primary: Decimal
     storage_secondary: Decimal
+    storage_by_tier: dict[str, Decimal]  # primary and secondary together, by tier (each rounded on its own)
+    early_deletion: Decimal
     restores: Decimal
     egress: Decimal
     total: Decimal
@@ -180,12 +214,19 @@ def estimate_bill(usage: MonthUsage, prices: PriceTable) -> Bill:
         fees.append(fee.model_copy(update={"fee": money(fee.fee)}))
     primary_gb_month = _average(usage.daily_stored_bytes_primary) / GB
     secondary_gb_month = _average(usage.daily_stored_bytes_secondary) / GB
-    lrs, grs = prices.storage_gb_month["LRS"], prices.storage_gb_month["GRS"]
-    storage_primary = money(primary_gb_month * lrs)
-    storage_secondary = money(secondary_gb_month * (grs - lrs))
+    primary = _by_tier(usage.daily_stored_bytes_primary, usage.daily_tier_bytes_primary)
+    secondary = _by_tier(usage.daily_stored_bytes_secondary, usage.daily_tier_bytes_secondary)
+    by_tier = {tier: money(primary[tier] * prices.gb_month(tier, "LRS") + secondary[tier] * (
+        prices.gb_month(tier, "GRS") - prices.gb_month(tier, "LRS"))) for tier in TIERS}
+    storage_primary = money(sum((primary[tier] * prices.gb_month(tier, "LRS") for tier in TIERS), Decimal(0)))
+    storage_secondary = money(sum((secondary[tier] * (prices.gb_month(tier, "GRS") - prices.gb_month(tier, "LRS"))
+                                   for tier in TIERS), Decimal(0)))
+    early = money(sum((gb_days * prices.gb_month(tier, "LRS") / days_in_month(usage.month)
+                       for tier, gb_days in usage.early_deletion_gb_days.items()), Decimal(0)))
     restores = money(Decimal(usage.restore_bytes) / GB * prices.restore_gb)
     egress = money(Decimal(usage.egress_bytes) / GB * prices.egress_gb)
-    total = sum((fee.fee for fee in fees), Decimal(0)) + storage_primary + storage_secondary + restores + egress
+    total = (sum((fee.fee for fee in fees), Decimal(0)) + storage_primary + storage_secondary + early
+             + restores + egress)
     return Bill(
         month=usage.month,
         currency=prices.currency,
@@ -194,6 +235,8 @@ def estimate_bill(usage: MonthUsage, prices: PriceTable) -> Bill:
         storage_secondary_gb_month=secondary_gb_month.quantize(_GB_MONTH_PLACES, rounding=ROUND_HALF_UP),
         storage_primary=storage_primary,
         storage_secondary=storage_secondary,
+        storage_by_tier=by_tier,
+        early_deletion=early,
         restores=restores,
         egress=egress,
         total=money(total),
@@ -204,6 +247,15 @@ def days_in_month(month: str) -> int:
     """How many days the month `YYYY-MM` has."""
     year, number = (int(part) for part in month.split("-"))
     return calendar.monthrange(year, number)[1]
+
+
+TIERS = ("hot", "cool", "cold")
+
+
+def _by_tier(daily: list[int], tiers: dict[str, list[int]]) -> dict[str, Decimal]:
+    """The month's average GB per tier; Hot is what the Cool and Cold parts leave of each day."""
+    averages = {tier: _average(tiers.get(tier, [])) / GB for tier in ("cool", "cold")}
+    return {"hot": _average(daily) / GB - sum(averages.values()), **averages}
 
 
 def _average(figures: list[int]) -> Decimal:

@@ -195,3 +195,44 @@ def test_parts_add_up_to_the_total(instances, primary, secondary) -> None:
 def test_a_larger_instance_never_pays_less(smaller, larger) -> None:
     smaller, larger = sorted((smaller, larger))
     assert instance_fee("i", smaller, DEFAULT).fee <= instance_fee("i", larger, DEFAULT).fee
+
+
+def test_cool_and_cold_parts_are_priced_at_their_tier_and_the_rest_at_hot():
+    prices = PriceTable()
+    usage = MonthUsage(month="2026-11", daily_stored_bytes_primary=[100 * GB] * 30,
+                       daily_tier_bytes_primary={"cool": [60 * GB] * 30, "cold": [30 * GB] * 30})
+    bill = estimate_bill(usage, prices)
+    expected = 10 * prices.storage_gb_month["LRS"] + 60 * prices.tier_storage_gb_month["cool"]["LRS"] + (
+        30 * prices.tier_storage_gb_month["cold"]["LRS"])
+    assert bill.storage_primary == expected.quantize(Decimal("0.01"))
+    hot_only = estimate_bill(MonthUsage(month="2026-11", daily_stored_bytes_primary=[100 * GB] * 30), prices)
+    assert bill.storage_primary < hot_only.storage_primary
+
+
+def test_the_paired_region_pays_each_tiers_grs_premium():
+    prices = PriceTable()
+    usage = MonthUsage(month="2026-11", daily_stored_bytes_primary=[10 * GB] * 30,
+                       daily_stored_bytes_secondary=[10 * GB] * 30,
+                       daily_tier_bytes_primary={"cool": [10 * GB] * 30}, daily_tier_bytes_secondary={"cool": [10 * GB] * 30})
+    bill = estimate_bill(usage, prices)
+    cool = prices.tier_storage_gb_month["cool"]
+    assert bill.storage_primary + bill.storage_secondary == (10 * cool["GRS"]).quantize(Decimal("0.01"))
+
+
+def test_early_deletion_charges_the_missed_days_at_the_tiers_price():
+    prices = PriceTable()
+    usage = MonthUsage(month="2026-11", early_deletion_gb_days={"cool": Decimal(300)})
+    bill = estimate_bill(usage, prices)
+    assert bill.early_deletion == (Decimal(300) * prices.tier_storage_gb_month["cool"]["LRS"] / 30).quantize(Decimal("0.01"))
+    assert bill.total == bill.early_deletion
+
+
+@pytest.mark.parametrize("usage", [
+    {"month": "2026-11", "daily_stored_bytes_primary": [10], "daily_tier_bytes_primary": {"cool": [11]}},
+    {"month": "2026-11", "daily_stored_bytes_primary": [10, 10], "daily_tier_bytes_primary": {"cool": [5]}},
+    {"month": "2026-11", "daily_stored_bytes_primary": [10], "daily_tier_bytes_primary": {"cool": [6], "cold": [6]}},
+    {"month": "2026-11", "early_deletion_gb_days": {"cold": "-1"}},
+])
+def test_tier_parts_must_fit_the_days_totals(usage):
+    with pytest.raises(ValidationError):
+        MonthUsage.model_validate(usage)
