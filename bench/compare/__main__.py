@@ -12,21 +12,20 @@ from contextlib import ExitStack
 from pathlib import Path
 from statistics import median
 
-from bench.compare.dataset import DEFAULT_GENERATOR, REPO_ROOT, Dataset
+from bench.compare.dataset import REPO_ROOT, Dataset
 
 TOOL_KEYS = ("ours", "restic-azurite", "restic-local", "borg-local")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
-    parser.add_argument("--size", default="1G", help="dataset size for make_dataset.py (default 1G)")
+    parser.add_argument("--size", default="1G", help="dataset size for bench.dataset (default 1G)")
     parser.add_argument("--seed", default="42")
     parser.add_argument("--rounds", type=int, default=1, help="repeat every measurement; medians are reported")
     parser.add_argument("--tools", default=",".join(TOOL_KEYS), help=f"comma-separated subset of {','.join(TOOL_KEYS)}")
     parser.add_argument("--concurrency", default="1,2,4,8", help="raw transfer concurrencies to try (empty: skip)")
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "bench" / ".data")
     parser.add_argument("--results-dir", type=Path, default=REPO_ROOT / "bench" / "results")
-    parser.add_argument("--generator", type=Path, default=DEFAULT_GENERATOR, help="path of make_dataset.py")
     parser.add_argument("--keep-stack", action="store_true", help="leave the benchmark's stack running")
     parser.add_argument("--render", type=Path, metavar="RUN_JSON",
                         help="only re-render latest.md from a recorded run-<size>.json")
@@ -95,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wanted = args.tools.split(",")
     data_dir, scratch = args.data_dir.resolve(), args.data_dir.resolve() / "run"
-    dataset = Dataset(data_dir, args.size, args.seed, args.generator)
+    dataset = Dataset(data_dir, args.size, args.seed)
     dataset.ensure()
     machine = describe()
     notes: list[str] = []

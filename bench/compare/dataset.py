@@ -13,17 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-# The shared generator lives beside the repository (in ../shared), as laid out for developers and CI.
-DEFAULT_GENERATOR = REPO_ROOT.parent / "shared" / "bench" / "make_dataset.py"
+# The project's own generator (bench/dataset), run as a module from the repository root.
+GENERATOR = [sys.executable, "-m", "bench.dataset"]
 _READ_BUFFER = 1 << 20
-_UNITS = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-
-
-def parse_size(text: str) -> int:
-    """`1G`, `256M`, `1.5GiB` -> bytes (binary units, like make_dataset.py)."""
-    cleaned = text.strip().upper().replace("IB", "").replace("B", "")
-    multiplier = _UNITS.get(cleaned[-1:], 1)
-    return int(float(cleaned.rstrip("KMGT")) * multiplier)
 
 
 @dataclass(frozen=True)
@@ -60,8 +52,8 @@ def read_tree(root: Path) -> tuple[float, int]:
 class Dataset:
     """The cached pristine tree for one size and seed, and the working copy the tools back up."""
 
-    def __init__(self, data_dir: Path, size: str, seed: str, generator: Path = DEFAULT_GENERATOR) -> None:
-        self.size, self.seed, self.generator = size, seed, generator
+    def __init__(self, data_dir: Path, size: str, seed: str) -> None:
+        self.size, self.seed = size, seed
         self.cache = data_dir / "datasets" / f"{size}-seed{seed}"
         self.pristine = self.cache / "tree"
         # A fixed path: every tool sees the same source path in every round, as a real machine would.
@@ -72,13 +64,10 @@ class Dataset:
         summary_file = self.cache / "summary.json"
         if summary_file.exists():
             return json.loads(summary_file.read_text())
-        if not self.generator.exists():
-            sys.exit(f"bench: the dataset generator {self.generator} is missing (pass --generator PATH)")
         shutil.rmtree(self.cache, ignore_errors=True)
         self.cache.mkdir(parents=True)
         print(f"bench: generating the {self.size} dataset (seed {self.seed}) in {self.pristine}", flush=True)
-        output = subprocess.run([sys.executable, str(self.generator), str(self.pristine), "--size", self.size,
-                                 "--seed", self.seed], check=True, capture_output=True, text=True).stdout
+        output = _generate(str(self.pristine), "--size", self.size, "--seed", self.seed)
         summary_file.write_text(output)  # written last: its presence marks a complete tree
         return json.loads(output)
 
@@ -91,7 +80,9 @@ class Dataset:
 
     def mutate(self, round_number: int = 1) -> dict:
         """Change about 1% of the working copy in place, deterministically; return the generator's summary."""
-        output = subprocess.run([sys.executable, str(self.generator), str(self.work), "--mutate",
-                                 "--round", str(round_number), "--seed", self.seed],
-                                check=True, capture_output=True, text=True).stdout
-        return json.loads(output)
+        return json.loads(_generate(str(self.work), "--mutate", "--round", str(round_number), "--seed", self.seed))
+
+
+def _generate(*arguments: str) -> str:
+    """Run the dataset generator; its JSON summary is the output."""
+    return subprocess.run([*GENERATOR, *arguments], cwd=REPO_ROOT, check=True, capture_output=True, text=True).stdout

@@ -75,7 +75,7 @@ def render(run: dict, rows: list[Row], table: dict, rss_line: str | None) -> str
         f"after {run['load_after']}.",
         f"- Versions: Python {machine['python']}, restic {machine['restic'] or 'absent'}, "
         f"Borg {machine['borg'] or 'absent'}, Azurite {machine['azurite'] or 'absent'}, Node {machine['node']}.",
-        f"- Dataset: `make_dataset.py --size {dataset['size']} --seed {dataset['seed']}`: "
+        f"- Dataset: `python -m bench.dataset --size {dataset['size']} --seed {dataset['seed']}`: "
         f"{dataset['files']:,} files, {dataset['bytes'] / 1e6:,.0f} MB; the mutation (`--mutate --round 1`) "
         f"changed or added {dataset['changed_bytes'] / 1e6:,.1f} MB "
         f"({100 * dataset['changed_bytes'] / dataset['bytes']:.2f}%).",

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent_client.http_client import JsonHttpClient
+from bench.dataset.mixed import create_mixed
+from bench.dataset.mutation import mutate
+from bench.dataset.sizes import parse_size
 from shared.formats.pack_index import ChunkKind, PackFormatError, parse_trailer
 
 BIN = Path(sys.executable).parent
 PASSPHRASE = "e2e passphrase, long enough"
-DATASET_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "bench" / "make_dataset.py"
 
 
 @dataclass
@@ -141,10 +143,11 @@ class Vault:
         return self.container_client().get_blob_client(name).get_blob_properties().size
 
 
-def make_dataset(directory: Path, size: str, mutate_round: int | None = None) -> dict:
-    arguments = [sys.executable, str(DATASET_SCRIPT), str(directory)]
-    arguments += ["--mutate", "--round", str(mutate_round)] if mutate_round else ["--size", size]
-    return json.loads(subprocess.run(arguments, capture_output=True, text=True, check=True).stdout)
+def make_dataset(directory: Path, size: str, mutate_round: int | None = None, seed: str = "42") -> dict:
+    """The benchmark's mixed dataset of `size` under directory, or its mutation round `mutate_round`."""
+    if mutate_round:
+        return mutate(directory, seed, mutate_round)
+    return create_mixed(directory, parse_size(size), seed)
 
 
 def random_files(folder: Path, count: int, size: int) -> Path:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .e2e_support import DATASET_SCRIPT, make_dataset, restored
+from .e2e_support import make_dataset, restored
 
 pytestmark = pytest.mark.stack
 REPO = Path(__file__).resolve().parents[2]
@@ -35,7 +35,6 @@ def _inside(paths: set[bytes], folder: Path) -> set[bytes]:
     return {path for path in paths if os.path.abspath(path).startswith(prefix)}
 
 
-@pytest.mark.skipif(not DATASET_SCRIPT.exists(), reason="no benchmark dataset script")
 @pytest.mark.timeout(900)
 def test_one_percent_change_uploads_under_five_percent_and_no_change_uploads_almost_nothing(make_vault, tmp_path):
     vault = make_vault()
