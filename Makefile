@@ -52,6 +52,8 @@ demo: venv node_modules
 soak: venv node_modules
 	$(VENV_PY) -m pytest -m soak
 
-# Our client against restic and Borg on the shared 1 GiB dataset; writes bench/results/latest.md.
+# Our client against restic and Borg on 1 GiB datasets of three seeds (one random); writes bench/results/latest.md.
+# restic and Borg come from Debian's packages, installed here when missing.
 bench: venv node_modules
+	@$(VENV_PY) -m devstack.deps debian restic borgbackup
 	$(VENV_PY) -m bench.compare --size 1G

@@ -1,7 +1,8 @@
-"""Installs what the stack needs when it is missing: the Python virtual environment and node_modules."""
+"""Installs what the stack needs when it is missing: the Python virtual environment, node_modules, Debian packages."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -61,13 +62,46 @@ def install_node_modules(repo_root: Path, state_dir: Path) -> None:
     _run_logged(["npm", "ci", "--no-audit", "--no-fund"], repo_root, state_dir / "npm.log", "npm ci")
 
 
+# The command each Debian package we may install provides: present means installed.
+DEBIAN_COMMANDS = {"restic": "restic", "borgbackup": "borg", "chromium": "chromium",
+                   "chromium-driver": "chromedriver", "fuse3": "fusermount3"}
+
+
+def missing_debian_packages(packages: list[str], which=shutil.which) -> list[str]:
+    """The packages among `packages` whose command is not on PATH."""
+    unknown = [package for package in packages if package not in DEBIAN_COMMANDS]
+    if unknown:
+        raise StackError(f"no command is known for the Debian package(s) {', '.join(unknown)}")
+    return [package for package in packages if which(DEBIAN_COMMANDS[package]) is None]
+
+
+def ensure_debian_packages(packages: list[str], state_dir: Path) -> list[str]:
+    """apt-get install whichever of `packages` is missing (as root, or through sudo); returns what it installed."""
+    missing = missing_debian_packages(packages)
+    if not missing:
+        return []
+    if shutil.which("apt-get") is None:
+        raise StackError(f"{', '.join(missing)} missing and this is not a Debian system: install them by hand")
+    prefix = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    log = state_dir / "apt.log"
+    _run_logged([*prefix, "apt-get", "update", "-q"], REPO_ROOT, log, "apt-get update")
+    _run_logged([*prefix, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-q",
+                 "--no-install-recommends", *missing], REPO_ROOT, log, f"apt-get install {' '.join(missing)}")
+    return missing
+
+
 def main(argv: list[str]) -> int:
-    """`python -m devstack.deps node_modules`, the Makefile's install step: a failure is one line."""
-    if argv != ["node_modules"]:
-        print("devstack: error: usage: python -m devstack.deps node_modules", file=sys.stderr)
+    """`python -m devstack.deps node_modules | debian PACKAGE...`, the Makefile's install steps: a failure is one line."""
+    if argv[:1] not in (["node_modules"], ["debian"]) or (argv[0] == "node_modules") != (len(argv) == 1):
+        print("devstack: error: usage: python -m devstack.deps node_modules | debian PACKAGE...", file=sys.stderr)
         return 2
     state_dir = default_state_dir()
     try:
+        if argv[0] == "debian":
+            installed = ensure_debian_packages(argv[1:], state_dir)
+            if installed:
+                print(f"installed {' '.join(installed)} (log: {state_dir / 'apt.log'})")
+            return 0
         install_node_modules(REPO_ROOT, state_dir)
     except StackError as exc:
         print(f"devstack: error: {exc}", file=sys.stderr)

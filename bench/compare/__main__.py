@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import json
 import os
+import random
 import shutil
 import sys
 from contextlib import ExitStack
@@ -15,13 +16,16 @@ from statistics import median
 from bench.compare.dataset import REPO_ROOT, Dataset
 
 TOOL_KEYS = ("ours", "restic-azurite", "restic-local", "borg-local")
+DEFAULT_SEEDS = "42,7,random"  # the seed the code was tuned on, another fixed one, and one nobody has seen
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.compare", description=__doc__)
     parser.add_argument("--size", default="1G", help="dataset size for bench.dataset (default 1G)")
-    parser.add_argument("--seed", default="42")
-    parser.add_argument("--rounds", type=int, default=1, help="repeat every measurement; medians are reported")
+    parser.add_argument("--seeds", default=DEFAULT_SEEDS,
+                        help=f"comma-separated dataset seeds; 'random' picks one and prints it (default {DEFAULT_SEEDS})")
+    parser.add_argument("--seed", help="one seed only (the same as --seeds SEED)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds per seed; medians over all rounds are reported")
     parser.add_argument("--tools", default=",".join(TOOL_KEYS), help=f"comma-separated subset of {','.join(TOOL_KEYS)}")
     parser.add_argument("--concurrency", default="1,2,4,8", help="raw transfer concurrencies to try (empty: skip)")
     parser.add_argument("--data-dir", type=Path, default=REPO_ROOT / "bench" / ".data")
@@ -33,7 +37,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = set(args.tools.split(",")) - set(TOOL_KEYS)
     if unknown:
         parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
+    args.seeds = [part.strip() for part in (args.seed or args.seeds).split(",") if part.strip()]
+    if not args.seeds or args.rounds < 1:
+        parser.error("give at least one seed and one round")
     return args
+
+
+def pick_seeds(seeds: list[str], chooser: random.Random | None = None) -> list[tuple[str, bool]]:
+    """(seed, chosen at random) for each requested seed; 'random' becomes a fresh number."""
+    chooser = chooser or random.SystemRandom()
+    return [(str(chooser.randrange(1, 1_000_000)), True) if seed == "random" else (seed, False) for seed in seeds]
 
 
 def _say(text: str) -> None:
@@ -94,8 +107,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     wanted = args.tools.split(",")
     data_dir, scratch = args.data_dir.resolve(), args.data_dir.resolve() / "run"
-    dataset = Dataset(data_dir, args.size, args.seed)
-    dataset.ensure()
+    seeds = pick_seeds(args.seeds)
+    for seed, chosen in seeds:
+        if chosen:
+            _say(f"bench: seed chosen at random for this run: {seed}")
+    datasets = [Dataset(data_dir, args.size, seed) for seed, _ in seeds]
+    for dataset in datasets:
+        dataset.ensure()
     machine = describe()
     notes: list[str] = []
     absent = [name for name in ("restic", "borg") if not machine[name]]
@@ -130,21 +148,22 @@ def main(argv: list[str] | None = None) -> int:
             tools.append(restic.Restic("restic-local", scratch / "restic-local"))
         if "borg-local" in wanted and machine["borg"]:
             tools.append(borg.Borg("borg-local", scratch / "borg-local"))
-        for number in range(1, args.rounds + 1):
-            rounds.append(run_round(number, tools, dataset, scratch, _say))
+        for repeat in range(args.rounds):
+            for dataset in datasets:
+                rounds.append(run_round(len(rounds) + 1, tools, dataset, scratch, _say))
         if stack_env and concurrencies:
-            transfers = ceilings.best_transfers(stack_env["PRIMARY_STORAGE_CONNECTION_STRING"], dataset.pristine,
-                                                concurrencies)
+            transfers = ceilings.best_transfers(stack_env["PRIMARY_STORAGE_CONNECTION_STRING"],
+                                                datasets[0].pristine, concurrencies)
     shutil.rmtree(scratch, ignore_errors=True)
 
     measurements = [m for r in rounds for m in r.measurements]
-    changed = rounds[0].mutation.get("changed_or_new_bytes") if rounds else None
     first = rounds[0] if rounds else None
+    described = [_describe_dataset(args.size, seed, chosen, rounds) for seed, chosen in seeds]
     run = {
         "argv": sys.argv[1:] if argv is None else argv, "machine": machine, "rounds": len(rounds),
         "load_after": [round(value, 2) for value in os.getloadavg()], "notes": notes,
-        "dataset": {"size": args.size, "seed": args.seed, "files": first.source_before.files if first else 0,
-                    "bytes": first.source_before.bytes if first else 0, "changed_bytes": changed or 0},
+        "round_loads": [list(r.load) for r in rounds],
+        "dataset": described[0], "datasets": described,
         "ceilings": {"read_mb_s": median(r.read_bytes / r.read_seconds / 1e6 for r in rounds) if rounds else 0,
                      "transfers": [dataclasses.asdict(t) for t in transfers]},
         "ours_peak_rss": medians.peak_rss(medians.cells(measurements), "ours"),
@@ -157,17 +176,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _describe_dataset(size: str, seed: str, chosen: bool, rounds: list) -> dict:
+    """What the report says of one seed's dataset: its files, bytes and the bytes its mutation changed."""
+    first = next((r for r in rounds if r.seed == seed), None)
+    return {"size": size, "seed": seed, "random": chosen, "files": first.source_before.files if first else 0,
+            "bytes": first.source_before.bytes if first else 0,
+            "changed_bytes": first.mutation.get("changed_or_new_bytes", 0) if first else 0}
+
+
 def write_report(run: dict, results_dir: Path) -> str:
     """Render a recorded run (the dict saved as run-<size>.json) into results_dir/latest.md."""
-    from bench.compare import medians, report, targets
+    from bench.compare import medians, report, spread, targets
     from bench.compare.rounds import Measurement
 
-    table = medians.cells([Measurement(**fields) for fields in run["measurements"]])
+    measurements = [Measurement(**fields) for fields in run["measurements"]]
+    table = medians.cells(measurements)
+    spreads = spread.ratio_spreads(measurements, targets.METRICS, targets.OURS, targets.restic_reference(table))
     transfers = run["ceilings"]["transfers"]
     best = {"upload": max((t["bytes"] / t["upload_seconds"] / 1e6 for t in transfers), default=None),
             "download": max((t["bytes"] / t["download_seconds"] / 1e6 for t in transfers), default=None)}
-    rows = targets.rows(table, {key: value for key, value in best.items() if value},
-                        run["dataset"]["changed_bytes"] or None)
+    changed = median(seed["changed_bytes"] for seed in run.get("datasets") or [run["dataset"]])
+    rows = targets.rows(table, {key: value for key, value in best.items() if value}, changed or None, spreads)
     scaling = targets.rss_scaling(_ours_peaks(results_dir))
     markdown = report.render(run, rows, table, scaling)
     results_dir.mkdir(parents=True, exist_ok=True)

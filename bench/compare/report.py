@@ -26,19 +26,26 @@ def _ratio(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}x"
 
 
+def _range(row: Row) -> str:
+    if row.spread is None:
+        return "–"
+    return f"{row.spread.low:.2f}-{row.spread.high:.2f}x ({row.spread.rounds})"
+
+
 def _met(value: bool | None) -> str:
     return {True: "yes", False: "**no**", None: "–"}[value]
 
 
 def ratio_table(rows: list[Row]) -> list[str]:
     header = ["metric", "ours", *(SHORT[tool] for tool in OTHERS), "ceiling",
-              *(f"ours/{SHORT[key]}" for key in (*OTHERS, "ceiling")), "target", "met"]
+              *(f"ours/{SHORT[key]}" for key in (*OTHERS, "ceiling")), "target", "met", "per round", "spread"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         digits = 2 if row.metric.name.endswith(", s") else 1
         cells = [row.metric.name, _number(row.values[OURS], digits),
                  *(_number(row.values[tool], digits) for tool in OTHERS), _number(row.ceiling, digits),
-                 *(_ratio(row.ratios[key]) for key in (*OTHERS, "ceiling")), row.target_text or "–", _met(row.met)]
+                 *(_ratio(row.ratios[key]) for key in (*OTHERS, "ceiling")), row.target_text or "–", _met(row.met),
+                 _range(row), "**larger than the gap**" if row.noisy else ("within the gap" if row.spread else "–")]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -62,8 +69,26 @@ def phase_table(table: dict) -> list[str]:
     return lines
 
 
+def _seeds(run: dict) -> list[dict]:
+    """The dataset of every seed (a run recorded before seeds were kept has one, under "dataset")."""
+    return run.get("datasets") or [run["dataset"]]
+
+
+def _dataset_line(seed: dict) -> str:
+    share = 100 * seed["changed_bytes"] / seed["bytes"] if seed["bytes"] else 0.0
+    chosen = " (chosen at random for this run)" if seed.get("random") else ""
+    return (f"- Dataset: `python -m bench.dataset --size {seed['size']} --seed {seed['seed']}`{chosen}: "
+            f"{seed['files']:,} files, {seed['bytes'] / 1e6:,.0f} MB; the mutation (`--mutate --round 1`) "
+            f"changed or added {seed['changed_bytes'] / 1e6:,.1f} MB ({share:.2f}%).")
+
+
+def _loads(run: dict) -> str:
+    loads = run.get("round_loads")
+    return ", ".join(f"{load[0]:.2f}" for load in loads) if loads else "not recorded"
+
+
 def render(run: dict, rows: list[Row], table: dict, rss_line: str | None) -> str:
-    machine, dataset = run["machine"], run["dataset"]
+    machine = run["machine"]
     out = [
         "# Benchmark: our client vs restic and Borg",
         "",
@@ -75,16 +100,18 @@ def render(run: dict, rows: list[Row], table: dict, rss_line: str | None) -> str
         f"after {run['load_after']}.",
         f"- Versions: Python {machine['python']}, restic {machine['restic'] or 'absent'}, "
         f"Borg {machine['borg'] or 'absent'}, Azurite {machine['azurite'] or 'absent'}, Node {machine['node']}.",
-        f"- Dataset: `python -m bench.dataset --size {dataset['size']} --seed {dataset['seed']}`: "
-        f"{dataset['files']:,} files, {dataset['bytes'] / 1e6:,.0f} MB; the mutation (`--mutate --round 1`) "
-        f"changed or added {dataset['changed_bytes'] / 1e6:,.1f} MB "
-        f"({100 * dataset['changed_bytes'] / dataset['bytes']:.2f}%).",
+        *(_dataset_line(seed) for seed in _seeds(run)),
         f"- Warm cache (page caches cannot be dropped here): the dataset is read once before each round. "
-        f"Medians of {run['rounds']} round(s). MB = 10^6 bytes, MiB = 2^20; MB/s is source bytes per second.",
+        f"Medians of {run['rounds']} round(s) over {len(_seeds(run))} seed(s); the tool order rotates every round. "
+        f"MB = 10^6 bytes, MiB = 2^20; MB/s is source bytes per second.",
+        f"- Load average at the start of each round: {_loads(run)}.",
         "",
         "## Ratios and targets",
         "",
-        "Ratios are ours/theirs of the metric shown (for seconds and MiB lower is better, for MB/s higher). "
+        "Ratios are ours/theirs of the metric shown (for seconds and MiB lower is better, for MB/s higher), "
+        "medians over every round of every seed. *Per round* is the lowest and highest ours/restic of a single "
+        "round; *spread* says whether that range is larger than the median's distance from 1.0x, in which case "
+        "the row does not show which tool is faster. "
         "Ceilings: raw Put Blob upload (initial backup) and raw Get Blob download (restore, verify) "
         "of the same bytes to Azurite at the best concurrency.",
         "",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ class Measurement:
     server_cpu_seconds: float | None = None  # the storage emulator's CPU time during the command
     stored_bytes: int | None = None
     note: str = ""
+    seed: str = ""  # the dataset seed of the round
 
 
 @dataclass
@@ -51,6 +53,8 @@ class RoundResult:
     mutation: dict
     read_seconds: float
     read_bytes: int
+    seed: str = ""
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)  # the machine's load average when the round began
 
 
 def _restore_note(target: Path, expected: TreeStats) -> str:
@@ -63,11 +67,12 @@ def _restore_note(target: Path, expected: TreeStats) -> str:
 
 def run_round(number: int, tools: Sequence[Tool], dataset: Dataset, scratch: Path,
               say: Callable[[str], None] = print) -> RoundResult:
+    load = tuple(round(value, 2) for value in os.getloadavg())
     before = dataset.fresh_copy()
     read_tree(dataset.work)  # warm-up: every measurement below is warm-cache
     read_seconds, read_bytes = read_tree(dataset.work)
-    say(f"round {number}: dataset {before.files} files, {before.bytes / 1e6:.0f} MB; "
-        f"read at {read_bytes / read_seconds / 1e6:.0f} MB/s")
+    say(f"round {number} (seed {dataset.seed}): dataset {before.files} files, {before.bytes / 1e6:.0f} MB; "
+        f"read at {read_bytes / read_seconds / 1e6:.0f} MB/s; load {load[0]:.2f}")
     # Rotate who goes first so no tool always inherits the same cache and CPU state.
     order = list(tools[number % len(tools):]) + list(tools[:number % len(tools)]) if tools else []
     measurements: list[Measurement] = []
@@ -77,7 +82,8 @@ def run_round(number: int, tools: Sequence[Tool], dataset: Dataset, scratch: Pat
             tool.setup()
             live.append(tool)
         except CommandFailed as exc:
-            measurements.append(Measurement(tool.key, "initial", number, before.bytes, note=f"setup failed: {exc}"))
+            measurements.append(Measurement(tool.key, "initial", number, before.bytes, note=f"setup failed: {exc}",
+                                            seed=dataset.seed))
             say(f"  {tool.key}: setup failed: {exc}")
 
     after, mutation = before, {}
@@ -87,7 +93,7 @@ def run_round(number: int, tools: Sequence[Tool], dataset: Dataset, scratch: Pat
             after = tree_stats(dataset.work)
         source = before if phase == "initial" else after
         for tool in list(live):
-            measurement = Measurement(tool.key, phase, number, source.bytes)
+            measurement = Measurement(tool.key, phase, number, source.bytes, seed=dataset.seed)
             target = scratch / "restore" / tool.key
             server_before = cpu_seconds(tool.server_pid())
             try:
@@ -113,7 +119,7 @@ def run_round(number: int, tools: Sequence[Tool], dataset: Dataset, scratch: Pat
             say(_line(measurement))
     for tool in order:
         tool.teardown()
-    return RoundResult(number, measurements, before, after, mutation, read_seconds, read_bytes)
+    return RoundResult(number, measurements, before, after, mutation, read_seconds, read_bytes, dataset.seed, load)
 
 
 def _line(measurement: Measurement) -> str:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bench.compare.medians import Cell, growth, peak_rss
+from bench.compare.spread import Spread
 
 OURS, RESTIC_AZURITE, RESTIC_LOCAL, BORG = "ours", "restic-azurite", "restic-local", "borg-local"
 OTHERS = (RESTIC_AZURITE, RESTIC_LOCAL, BORG)
@@ -30,6 +31,8 @@ class Row:
     ratios: dict[str, float | None]  # ours / other, for each other tool and "ceiling"
     target_text: str
     met: bool | None
+    spread: Spread | None = None  # ours/reference per round, when there was more than one round
+    noisy: bool = False  # the spread is larger than the gap the median ratio reports
 
 
 def _phase(phase: str, attribute: str, scale: float = 1.0) -> Callable[[dict, str], float | None]:
@@ -66,8 +69,10 @@ def restic_reference(table: dict) -> str:
     return RESTIC_AZURITE if isinstance(table.get((RESTIC_AZURITE, "initial")), Cell) else RESTIC_LOCAL
 
 
-def rows(table: dict, ceilings: dict[str, float], changed_bytes: int | None) -> list[Row]:
+def rows(table: dict, ceilings: dict[str, float], changed_bytes: int | None,
+         spreads: dict[str, Spread] | None = None) -> list[Row]:
     reference = restic_reference(table)
+    spreads = spreads or {}
     out = []
     for metric in METRICS:
         values = {tool: metric.value(table, tool) for tool in (OURS, *OTHERS)}
@@ -84,7 +89,9 @@ def rows(table: dict, ceilings: dict[str, float], changed_bytes: int | None) -> 
         elif metric.name.startswith("growth") and changed_bytes:
             target_text = f"≤ {GROWTH_BOUND:g}x bytes changed ({changed_bytes / MiB:.1f} MiB)"
             met = None if ours is None else ours <= GROWTH_BOUND * changed_bytes / MiB
-        out.append(Row(metric, values, ceiling, ratios, target_text, met))
+        spread = spreads.get(metric.name)
+        noisy = spread is not None and ratios[reference] is not None and spread.wider_than_gap(ratios[reference])
+        out.append(Row(metric, values, ceiling, ratios, target_text, met, spread, noisy))
     return out
 
 
